@@ -20,7 +20,6 @@ from rich.table import Table
 
 from mmsy_dataset.construction import RecordFactory, Sizes, construct
 from mmsy_dataset.construction.plan import items_needed
-from mmsy_dataset.errors import BuildError
 from mmsy_dataset.hub.card import render_card
 from mmsy_dataset.hub.manifest import CARD, Manifest, data_checksum, sha256_file, write_manifest
 from mmsy_dataset.hub.writer import check_output, publish, staging_dir, write_split
@@ -47,7 +46,7 @@ class BuildConfig(BaseModel):
     """Tasks to include."""
     configs: tuple[str, ...] = CONFIGS
     """Hub configs to write."""
-    sizes: Sizes = Field(default_factory=Sizes)
+    sizes: Sizes = Sizes()
     """Questions and records per part."""
     shard_rows: int = Field(5000, ge=1)
     """Rows per parquet file."""
@@ -128,7 +127,11 @@ def build_dataset(
         with _progress(console) as progress:
             drawing = progress.add_task("drawing questions", total=n_items)
             splits = construct(
-                source, factory, config.tasks, config.sizes, config.configs,
+                source,
+                factory,
+                config.tasks,
+                config.sizes,
+                config.configs,
                 tick=lambda n: progress.advance(drawing, n),
             )
             splits = {c: {s: rs for s, rs in by_split.items() if rs} for c, by_split in splits.items()}
@@ -139,7 +142,11 @@ def build_dataset(
             for name, by_split in splits.items():
                 for split, records in by_split.items():
                     _, size = write_split(
-                        staging, name, split, records, config.shard_rows,
+                        staging,
+                        name,
+                        split,
+                        records,
+                        config.shard_rows,
                         tick=lambda n: progress.advance(writing, n),
                     )
                     num_bytes.setdefault(name, {})[split] = size
@@ -147,8 +154,14 @@ def build_dataset(
         checksum = data_checksum(files)
         info = source.info()
         card = render_card(
-            splits, num_bytes, version=config.version, seed=config.seed, checksum=checksum, info=info,
-            builder=f"mmsy {__version__}", build_command=config.command(),
+            splits,
+            num_bytes,
+            version=config.version,
+            seed=config.seed,
+            checksum=checksum,
+            info=info,
+            builder=f"mmsy {__version__}",
+            build_command=config.command(),
         )
         (staging / CARD).write_text(card, encoding="utf-8")
         files[CARD] = sha256_file(staging / CARD)
@@ -156,10 +169,19 @@ def build_dataset(
         write_manifest(
             staging,
             Manifest(
-                version=config.version, seed=config.seed, source=source.name, checksum=checksum,
-                counts=counts, files=dict(sorted(files.items())), build=config.model_dump(mode="json"),
-                source_info={"name": info.name, "license": info.license, "attribution": info.attribution,
-                             "details": info.details},
+                version=config.version,
+                seed=config.seed,
+                source=source.name,
+                checksum=checksum,
+                counts=counts,
+                files=dict(sorted(files.items())),
+                build=config.model_dump(mode="json"),
+                source_info={
+                    "name": info.name,
+                    "license": info.license,
+                    "attribution": info.attribution,
+                    "details": info.details,
+                },
             ),
         )
         publish(staging, out)
@@ -177,18 +199,42 @@ def build_dataset(
     return BuildResult(out, per_task, checksum, time.perf_counter() - start, n_items, size)
 
 
+_SHORT_CONFIG = {
+    "sycophancy": "syc",
+    "correction_with_answer": "cor w/ a",
+    "correction_without_answer": "cor w/o a",
+    "multi_round": "multi",
+    "probing": "probe",
+    "sft": "sft",
+    "dpo": "dpo",
+}
+
+
+_SHORT_TASK = {
+    "activity_recognition": "activity",
+    "object_presence": "presence",
+    "object_recognition": "object",
+    "positional_reasoning": "position",
+    "scene_recognition": "scene",
+    "sport_recognition": "sport",
+    "utility_affordance": "affordance",
+}
+
+
 def summary_table(result: BuildResult) -> Table:
-    """Records per config / split / task, as the build's closing summary."""
+    """Records per task (rows) and config/split (columns): the build's closing summary."""
+    columns = [(c, s) for c, splits in result.counts.items() for s in splits]
     tasks = sorted({t for splits in result.counts.values() for tally in splits.values() for t in tally})
-    table = Table(title=f"MM-SY build — {result.out}", show_lines=False)
-    table.add_column("config")
-    table.add_column("split")
+    table = Table(title="MM-SY build: records per task, config and split")
+    table.add_column("task", no_wrap=True)
+    for config, split in columns:
+        suffix = "" if len(result.counts[config]) == 1 else f" {split}"
+        table.add_column(_SHORT_CONFIG.get(config, config) + suffix, justify="right")
     for task in tasks:
-        table.add_column(task.replace("_", " "), justify="right")
-    table.add_column("total", justify="right", style="bold")
-    for config, splits in result.counts.items():
-        for split, tally in splits.items():
-            table.add_row(config, split, *[str(tally.get(t, 0)) for t in tasks], str(sum(tally.values())))
+        table.add_row(_SHORT_TASK.get(task, task), *[str(result.counts[c][s].get(task, 0)) for c, s in columns])
+    table.add_row(
+        "total", *[str(sum(result.counts[c][s].values())) for c, s in columns], style="bold", end_section=True
+    )
     return table
 
 

@@ -7,7 +7,8 @@ docstrings double as the column descriptions in the dataset card.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from collections.abc import Iterator
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
@@ -29,7 +30,7 @@ class Record(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
-    def __repr_args__(self):  # type: ignore[no-untyped-def]
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # Images are bytes blobs: keep reprs (and error messages) readable.
         for name, value in super().__repr_args__():
             yield name, (f"<{len(value)} bytes>" if isinstance(value, bytes) else value)

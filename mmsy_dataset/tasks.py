@@ -67,9 +67,7 @@ def parse_task(name: str) -> Task:
     try:
         return Task(name)
     except ValueError:
-        raise ValueError(
-            f"Unknown task {name!r}. Known tasks: {', '.join(t.value for t in Task)}"
-        ) from None
+        raise ValueError(f"Unknown task {name!r}. Known tasks: {', '.join(t.value for t in Task)}") from None
 
 
 def is_yes_no(answer: str) -> bool:

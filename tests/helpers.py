@@ -13,9 +13,18 @@ from mmsy_dataset.schemas import BaseItem
 from mmsy_dataset.sources.base import SourceInfo, register_source
 from mmsy_dataset.tasks import Partition, Task
 
-COLORS = {"red": (220, 30, 30), "green": (30, 180, 60), "blue": (30, 60, 220), "yellow": (240, 220, 30),
-          "purple": (140, 40, 170), "orange": (250, 140, 20), "black": (10, 10, 10), "white": (250, 250, 250),
-          "brown": (120, 70, 20), "pink": (250, 150, 190)}
+COLORS = {
+    "red": (220, 30, 30),
+    "green": (30, 180, 60),
+    "blue": (30, 60, 220),
+    "yellow": (240, 220, 30),
+    "purple": (140, 40, 170),
+    "orange": (250, 140, 20),
+    "black": (10, 10, 10),
+    "white": (250, 250, 250),
+    "brown": (120, 70, 20),
+    "pink": (250, 150, 190),
+}
 
 
 def png(color: tuple[int, int, int], size: int = 16, mark: int = 0) -> bytes:
@@ -47,7 +56,11 @@ class FixtureSource:
             yield BaseItem(
                 item_id=f"fixture-{tag}",
                 image_id=f"img-{tag}",
-                image=png(COLORS[color], self.size, mark=index * 31 + len(task.value) + (7 if partition is Partition.TRAIN else 0) * 1000),
+                image=png(
+                    COLORS[color],
+                    self.size,
+                    mark=index * 31 + len(task.value) + (7 if partition is Partition.TRAIN else 0) * 1000,
+                ),
                 question=f"Is the square {color}?" if yes_no else "What colour is the square?",
                 answer=answer,
                 task=task,

@@ -162,5 +162,5 @@ def build_options(
         options = [answer, other] if position == 0 else [other, answer]
         return options, LETTERS[position]
     distractors = pick_distractors(answer, preferred, pool, 3, rng)
-    options = distractors[:position] + [answer] + distractors[position:]
+    options = [*distractors[:position], answer, *distractors[position:]]
     return options, LETTERS[position]

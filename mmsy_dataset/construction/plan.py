@@ -49,9 +49,7 @@ def spread(n: int, k: int) -> list[int]:
     return [n // k + (1 if i < n % k else 0) for i in range(k)]
 
 
-def take_items(
-    source: Source, task: Task, partition: Partition, n: int, tick: Tick | None = None
-) -> list[BaseItem]:
+def take_items(source: Source, task: Task, partition: Partition, n: int, tick: Tick | None = None) -> list[BaseItem]:
     """The first n items of a task; an error when the source has fewer or repeats an id."""
     items: list[BaseItem] = []
     seen: set[str] = set()
@@ -75,7 +73,9 @@ def take_items(
 
 def _questions(factory: RecordFactory, items: list[BaseItem], purpose: str) -> list[Question]:
     positions = balanced_positions(len(items), 4, rng_for(factory.seed, "positions", purpose))
-    return [factory.question(item, pos % (2 if _yes_no(item) else 4)) for item, pos in zip(items, positions)]
+    return [
+        factory.question(item, pos % (2 if _yes_no(item) else 4)) for item, pos in zip(items, positions, strict=True)
+    ]
 
 
 def _yes_no(item: BaseItem) -> bool:
@@ -83,7 +83,9 @@ def _yes_no(item: BaseItem) -> bool:
 
 
 def _tones(n: int, factory: RecordFactory, purpose: str) -> list[Tone]:
-    return [factory.tones[i] for i in balanced_positions(n, len(factory.tones), rng_for(factory.seed, "tones", purpose))]
+    return [
+        factory.tones[i] for i in balanced_positions(n, len(factory.tones), rng_for(factory.seed, "tones", purpose))
+    ]
 
 
 def check_disjoint(benchmark: list[BaseItem], training: list[BaseItem]) -> None:
@@ -107,7 +109,7 @@ def items_needed(tasks: tuple[Task, ...], sizes: Sizes, configs: tuple[str, ...]
     if "probing" in configs:
         n += sizes.probing_train + sizes.probing_test
     if {"sft", "dpo"} & set(configs):
-        n += sum(max(a, b) for a, b in zip(spread(sizes.dpo, k), spread(sizes.sft, k)))
+        n += sum(max(a, b) for a, b in zip(spread(sizes.dpo, k), spread(sizes.sft, k), strict=True))
     return n
 
 
@@ -147,7 +149,7 @@ def construct(
             add("sycophancy", "test", factory.sycophancy(q))
             add("correction_with_answer", "test", factory.correction_with_answer(q))
             add("correction_without_answer", "test", factory.correction_without_answer(q))
-        for q, tone in zip(bench, _tones(len(bench), factory, f"multi_round:{task}")):
+        for q, tone in zip(bench, _tones(len(bench), factory, f"multi_round:{task}"), strict=True):
             add("multi_round", "test", [factory.multi_round(q, tone, sizes.multi_round_pushes)])
 
         n_probe = (probe_tr[ti] + probe_te[ti]) if want_probe else 0
@@ -157,11 +159,11 @@ def construct(
         train_items = take_items(source, task, Partition.TRAIN, n_probe + n_dialogue, advance)
         all_train += train_items
         probe_q = _questions(factory, train_items[:n_probe], f"probing:{task}")
-        for i, (q, tone) in enumerate(zip(probe_q, _tones(n_probe, factory, f"probing:{task}"))):
+        for i, (q, tone) in enumerate(zip(probe_q, _tones(n_probe, factory, f"probing:{task}"), strict=True)):
             add("probing", "train" if i < probe_tr[ti] else "test", [factory.probing(q, tone)])
         dialogue_q = _questions(factory, train_items[n_probe:], f"dialogue:{task}")
         tones = _tones(n_dialogue, factory, f"dialogue:{task}")
-        for i, (q, tone) in enumerate(zip(dialogue_q, tones)):
+        for i, (q, tone) in enumerate(zip(dialogue_q, tones, strict=True)):
             mode = Mode.REFUSE_MISLEADING if i % 2 == 0 else Mode.ACCEPT_CORRECTION
             if i < dpo_n[ti]:
                 add("dpo", "train", [factory.dpo(q, mode, tone)])

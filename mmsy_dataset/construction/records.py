@@ -89,9 +89,7 @@ class RecordFactory:
     def question(self, item: BaseItem, position: int) -> Question:
         rng = rng_for(self.seed, "options", item.item_id)
         try:
-            options, letter = build_options(
-                item.answer, item.preferred_distractors, item.answer_pool, position, rng
-            )
+            options, letter = build_options(item.answer, item.preferred_distractors, item.answer_pool, position, rng)
         except BuildError as error:
             raise BuildError(f"question {item.item_id} (task {item.task.value}): {error}") from None
         prompt = round1_prompt(item.question, LETTERS[: len(options)], options)
@@ -137,8 +135,8 @@ class RecordFactory:
         letter = self.push_letter(q)
         return [
             SycophancyRecord(
-                **self._common(q, "sycophancy", f":{tone.value}"),  # type: ignore[arg-type]
-                **self._push(q, "sycophancy", tone, letter),  # type: ignore[arg-type]
+                **self._common(q, "sycophancy", f":{tone.value}"),
+                **self._push(q, "sycophancy", tone, letter),
             )
             for tone in self.tones
         ]
@@ -146,8 +144,8 @@ class RecordFactory:
     def correction_with_answer(self, q: Question) -> list[CorrectionWithAnswerRecord]:
         return [
             CorrectionWithAnswerRecord(
-                **self._common(q, "correction_with_answer", f":{tone.value}"),  # type: ignore[arg-type]
-                **self._push(q, "correction_with_answer", tone, q.answer_letter),  # type: ignore[arg-type]
+                **self._common(q, "correction_with_answer", f":{tone.value}"),
+                **self._push(q, "correction_with_answer", tone, q.answer_letter),
             )
             for tone in self.tones
         ]
@@ -155,12 +153,10 @@ class RecordFactory:
     def correction_without_answer(self, q: Question) -> list[CorrectionWithoutAnswerRecord]:
         records = []
         for tone in self.tones:
-            template, tid = self._template(
-                NO_ANSWER_TEMPLATES[tone], f"noans-{tone.value}", q.item.item_id
-            )
+            template, tid = self._template(NO_ANSWER_TEMPLATES[tone], f"noans-{tone.value}", q.item.item_id)
             records.append(
                 CorrectionWithoutAnswerRecord(
-                    **self._common(q, "correction_without_answer", f":{tone.value}"),  # type: ignore[arg-type]
+                    **self._common(q, "correction_without_answer", f":{tone.value}"),
                     tone=tone,
                     template_id=tid,
                     push=template,
@@ -175,7 +171,7 @@ class RecordFactory:
             raise BuildError(f"multi_round_pushes: expected 1-5, got {rounds}")
         picks = rng_for(self.seed, "multi_round", q.item.item_id).sample(range(len(templates)), rounds)
         return MultiRoundRecord(
-            **self._common(q, "multi_round", ""),  # type: ignore[arg-type]
+            **self._common(q, "multi_round", ""),
             tone=tone,
             template_ids=[template_id(tone.value, i) for i in picks],
             pushes=[templates[i].format(option=q.phrase(letter)) for i in picks],
@@ -187,8 +183,8 @@ class RecordFactory:
 
     def probing(self, q: Question, tone: Tone) -> ProbingRecord:
         return ProbingRecord(
-            **self._common(q, "probing", ""),  # type: ignore[arg-type]
-            **self._push(q, "probing", tone, self.push_letter(q)),  # type: ignore[arg-type]
+            **self._common(q, "probing", ""),
+            **self._push(q, "probing", tone, self.push_letter(q)),
         )
 
     def _dialogue(self, q: Question, mode: Mode, tone: Tone) -> tuple[dict[str, object], str, str]:
@@ -215,8 +211,8 @@ class RecordFactory:
         fields, true, false = self._dialogue(q, mode, tone)
         chosen, chosen_id, _, _ = self._replies(q, mode, true, false)
         return SFTRecord(
-            **self._common(q, "sft", ""),  # type: ignore[arg-type]
-            **fields,  # type: ignore[arg-type]
+            **self._common(q, "sft", ""),
+            **fields,
             response=chosen,
             response_template_id=chosen_id,
         )
@@ -225,8 +221,8 @@ class RecordFactory:
         fields, true, false = self._dialogue(q, mode, tone)
         chosen, chosen_id, rejected, rejected_id = self._replies(q, mode, true, false)
         return DPORecord(
-            **self._common(q, "dpo", ""),  # type: ignore[arg-type]
-            **fields,  # type: ignore[arg-type]
+            **self._common(q, "dpo", ""),
+            **fields,
             chosen=chosen,
             rejected=rejected,
             chosen_template_id=chosen_id,

@@ -86,8 +86,12 @@ def _tasks_table(records: dict[str, dict[str, list[QuestionRecord]]]) -> str:
     answers: dict[str, set[str]] = {}
     for r in benchmark:
         answers.setdefault(r.task, set()).add(r.answer)
-    rows = ["Per task, in the `sycophancy` config (or the first config built):", "",
-            "| task | records | distinct answers |", "|---|---:|---:|"]
+    rows = [
+        "Per task, in the `sycophancy` config (or the first config built):",
+        "",
+        "| task | records | distinct answers |",
+        "|---|---:|---:|",
+    ]
     rows += [f"| {t.value} | {per_task[t]} | {len(answers.get(t, ()))} |" for t in TASKS if per_task[t]]
     return "\n".join(rows)
 
@@ -97,7 +101,9 @@ def _fields_tables(counts: dict[str, dict[str, int]]) -> str:
     for config in counts:
         descriptions = column_descriptions(record_type(config))
         lines = [f"### Fields of `{config}`", "", "| field | description |", "|---|---|"]
-        lines += [f"| `{name}` | {text.replace('|', '/').replace(chr(10), ' ')} |" for name, text in descriptions.items()]
+        lines += [
+            f"| `{name}` | {text.replace('|', '/').replace(chr(10), ' ')} |" for name, text in descriptions.items()
+        ]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 

@@ -74,9 +74,7 @@ def write_manifest(folder: Path, manifest: Manifest) -> None:
 def read_manifest(folder: str | Path) -> Manifest:
     path = Path(folder) / MANIFEST
     if not path.is_file():
-        raise InputError(
-            "no MM-SY manifest here; is this a folder written by `mmsy build`?", file=path
-        )
+        raise InputError("no MM-SY manifest here; is this a folder written by `mmsy build`?", file=path)
     try:
         return Manifest.model_validate_json(path.read_text(encoding="utf-8"))
     except ValidationError as error:

@@ -15,8 +15,8 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from datasets import Dataset, Features
 import datasets as hf_datasets
+from datasets import Dataset, Features
 
 from mmsy_dataset.errors import BuildError
 from mmsy_dataset.features import features_for, to_row

@@ -39,8 +39,7 @@ class Source(Protocol):
         """Items of one task in one partition, in a deterministic order (possibly endless)."""
         ...
 
-    def info(self) -> SourceInfo:
-        ...
+    def info(self) -> SourceInfo: ...
 
 
 SourceFactory = Callable[..., Source]

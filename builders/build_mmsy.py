@@ -1,0 +1,17 @@
+"""Build the MM-SY dataset folder (Hub layout) — a thin wrapper over `mmsy build`.
+
+    python builders/build_mmsy.py --out mmsy-data                       # synthetic world
+    python builders/build_mmsy.py --source tdiuc --tdiuc-dir TDIUC --out mmsy-tdiuc
+
+Every flag of `mmsy build --help` is accepted. Publishing is `huggingface-cli upload
+<org>/mmsy mmsy-data --repo-type dataset` (the folder already is a Hub dataset repo).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from mmsy_dataset.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["build", *sys.argv[1:]]))

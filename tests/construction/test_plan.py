@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from mmsy_dataset.construction import RecordFactory, Sizes, construct
+from mmsy_dataset.construction.plan import check_disjoint, items_needed, spread, take_items
+from mmsy_dataset.errors import BuildError
+from mmsy_dataset.schemas import DPORecord, MultiRoundRecord, SFTRecord, SycophancyRecord
+from mmsy_dataset.tasks import CONFIGS, TASKS, Mode, Partition, Task, Tone
+from tests.helpers import FixtureSource
+
+SIZES = Sizes(questions_per_task=12, probing_train=30, probing_test=20, sft=20, dpo=40)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    factory = RecordFactory(version="1.2.3", seed=7, source="fixture")
+    return construct(FixtureSource(seed=7), factory, TASKS, SIZES)
+
+
+def test_every_config_has_the_requested_counts(splits) -> None:
+    q = SIZES.questions_per_task * len(TASKS)
+    assert len(splits["sycophancy"]["test"]) == 3 * q
+    assert len(splits["correction_with_answer"]["test"]) == 3 * q
+    assert len(splits["correction_without_answer"]["test"]) == 3 * q
+    assert len(splits["multi_round"]["test"]) == q
+    assert len(splits["probing"]["train"]) == 30 and len(splits["probing"]["test"]) == 20
+    assert len(splits["sft"]["train"]) == 20 and len(splits["dpo"]["train"]) == 40
+    assert items_needed(TASKS, SIZES, CONFIGS) == q + 50 + 40
+
+
+def test_ids_are_unique_and_every_record_carries_the_version(splits) -> None:
+    for config, by_split in splits.items():
+        records = [r for rs in by_split.values() for r in rs]
+        assert len({r.id for r in records}) == len(records), config
+        assert {r.provenance.version for r in records} == {"1.2.3"}
+
+
+def test_correct_letter_is_balanced_within_every_task(splits) -> None:
+    by_task: dict[Task, Counter[str]] = {}
+    for r in splits["multi_round"]["test"]:
+        by_task.setdefault(r.task, Counter())[r.answer_letter] += 1
+    for task, counts in by_task.items():
+        n_letters = 2 if task is Task.OBJECT_PRESENCE else 4
+        assert len(counts) == n_letters, task
+        assert max(counts.values()) - min(counts.values()) <= 2, (task, counts)
+
+
+def test_a_question_pushes_one_wrong_option_for_every_tone(splits) -> None:
+    by_question: dict[str, list[SycophancyRecord]] = {}
+    for r in splits["sycophancy"]["test"]:
+        by_question.setdefault(r.question_id, []).append(r)  # type: ignore[arg-type]
+    for records in by_question.values():
+        assert {r.tone for r in records} == set(Tone)
+        assert len({r.push_letter for r in records}) == 1
+        assert all(r.push_letter != r.answer_letter and r.push_option in r.push for r in records)
+
+
+def test_corrections_push_the_answer_or_no_option(splits) -> None:
+    for r in splits["correction_with_answer"]["test"]:
+        assert r.push_letter == r.answer_letter and f"({r.answer_letter}) {r.answer}" in r.push
+    for r in splits["correction_without_answer"]["test"]:
+        assert not any(f"({letter})" in r.push for letter in "ABCD")
+
+
+def test_multi_round_uses_distinct_templates_of_one_tone(splits) -> None:
+    tones = Counter()
+    for r in splits["multi_round"]["test"]:
+        assert isinstance(r, MultiRoundRecord)
+        assert len(r.pushes) == 5 and len(set(r.template_ids)) == 5
+        assert all(t.startswith(r.tone.value) for t in r.template_ids)
+        tones[r.tone] += 1
+    assert max(tones.values()) - min(tones.values()) <= len(TASKS)
+
+
+def test_sft_is_half_each_mode_and_the_chosen_side_of_its_dpo_pair(splits) -> None:
+    sft: list[SFTRecord] = splits["sft"]["train"]  # type: ignore[assignment]
+    dpo = {r.question_id: r for r in splits["dpo"]["train"]}
+    assert Counter(r.mode for r in sft) == {Mode.REFUSE_MISLEADING: 10, Mode.ACCEPT_CORRECTION: 10}
+    for r in sft:
+        pair: DPORecord = dpo[r.question_id]  # type: ignore[assignment]
+        assert pair.chosen == r.response and pair.push == r.push and pair.mode == r.mode
+        assert f"({r.answer_letter}) {r.answer}" in r.response
+        false_letter = r.push_letter if r.mode is Mode.REFUSE_MISLEADING else r.round1_letter
+        assert f"({false_letter})" in pair.rejected
+
+
+def test_training_and_probing_share_no_question_or_image_with_the_benchmark(splits) -> None:
+    bench = [
+        r
+        for c in ("sycophancy", "correction_with_answer", "correction_without_answer", "multi_round")
+        for r in splits[c]["test"]
+    ]
+    train = [r for c in ("probing", "sft", "dpo") for rs in splits[c].values() for r in rs]
+    assert {r.question_id for r in bench}.isdisjoint({r.question_id for r in train})
+    assert {r.image_id for r in bench}.isdisjoint({r.image_id for r in train})
+    assert {r.image for r in bench}.isdisjoint({r.image for r in train})
+    probe = {r.question_id for rs in splits["probing"].values() for r in rs}
+    assert probe.isdisjoint({r.question_id for r in splits["dpo"]["train"]})
+
+
+def test_overlap_between_partitions_is_refused() -> None:
+    items = take_items(FixtureSource(), Task.COLOR, Partition.BENCHMARK, 3)
+    with pytest.raises(BuildError, match="overlap"):
+        check_disjoint(items, items[:1])
+
+
+def test_a_source_with_too_few_questions_is_a_clear_error() -> None:
+    factory = RecordFactory(version="1.0.0", seed=0, source="fixture")
+    with pytest.raises(BuildError, match=r"task activity_recognition has only 5 benchmark questions, 12 requested"):
+        construct(FixtureSource(limit=5), factory, TASKS, SIZES)
+
+
+def test_same_seed_same_records_and_another_seed_differs() -> None:
+    sizes = Sizes(questions_per_task=4, probing_train=0, probing_test=0, sft=0, dpo=0)
+    make = lambda seed: construct(  # noqa: E731
+        FixtureSource(), RecordFactory(version="1.0.0", seed=seed, source="fixture"), TASKS, sizes, ("sycophancy",)
+    )
+    a, b, c = make(1), make(1), make(2)
+    assert a == b
+    assert [r.push for r in a["sycophancy"]["test"]] != [r.push for r in c["sycophancy"]["test"]]
+
+
+def test_spread_distributes_the_remainder() -> None:
+    assert spread(10, 3) == [4, 3, 3]
+    assert sum(spread(3800, 10)) == 3800

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import tests.helpers  # noqa: F401  (registers the fixture source)
+from mmsy_dataset.cli import main
+
+SMALL = [
+    "--source",
+    "fixture",
+    "--questions-per-task",
+    "4",
+    "--probing-train",
+    "10",
+    "--probing-test",
+    "10",
+    "--sft",
+    "10",
+    "--dpo",
+    "10",
+]
+
+
+def test_build_prints_a_summary_table_and_the_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "data"
+    assert main(["build", "--out", str(out), *SMALL]) == 0
+    printed = capsys.readouterr().out
+    assert "position" in printed and "affordance" in printed and "total" in printed
+    assert str(out) in "".join(printed.split())
+    assert (out / "README.md").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--tasks", "color,juggling"], "unknown tasks ['juggling']"),
+        (["--configs", "syco"], "unknown configs ['syco']"),
+        (["--version", "one"], "not a semantic version"),
+        (["--source", "tdiuk"], "Unknown source 'tdiuk'"),
+        (["--questions-per-task", "0"], "questions_per_task"),
+    ],
+)
+def test_bad_arguments_give_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) if "--tasks" in extra or "--configs" in extra else _no_exit():
+        code = main(["build", "--out", str(tmp_path / "o"), *SMALL, *extra])
+        assert code == 2
+    captured = capsys.readouterr()
+    assert message in " ".join((captured.err + captured.out).split())
+    assert not (tmp_path / "o").exists()
+
+
+def test_non_empty_output_needs_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "data"
+    out.mkdir()
+    (out / "x").write_text("x")
+    assert main(["build", "--out", str(out), *SMALL]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["build", "--out", str(out), *SMALL, "--overwrite"]) == 0
+
+
+class _no_exit:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return False
