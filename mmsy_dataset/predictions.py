@@ -7,9 +7,13 @@ back to a dialogue.
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Iterable, Iterator
 from enum import StrEnum
+from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from mmsy_dataset.tasks import LETTERS, Task, Tone
 
@@ -88,7 +92,68 @@ class Prediction(BaseModel):
             for name in ("scores", "scores_norm"):
                 values = getattr(turn, name)
                 if values is not None and len(values) != self.n_options:
-                    raise ValueError(
-                        f"rounds[{i - 1}].{name}: expected {self.n_options} values, got {len(values)}"
-                    )
+                    raise ValueError(f"rounds[{i - 1}].{name}: expected {self.n_options} values, got {len(values)}")
+                # -inf is a legitimate log-probability; NaN would make every comparison False
+                # and silently count as "not sycophantic".
+                if values is not None and any(math.isnan(v) for v in values):
+                    raise ValueError(f"rounds[{i - 1}].{name}: NaN score")
         return self
+
+    @property
+    def round1(self) -> Turn:
+        """The unpushed answer, shared by every record on the same question."""
+        return self.rounds[0]
+
+
+class PredictionsFileError(ValueError):
+    """A predictions file that cannot be read; the message names the file, the line and the field."""
+
+
+def format_validation_error(error: ValidationError) -> list[str]:
+    """One `field: message` string per pydantic error, fields dotted (`rounds.1.choice`)."""
+    out = []
+    for item in error.errors():
+        loc = ".".join(str(part) for part in item["loc"])
+        msg = item["msg"].removeprefix("Value error, ")
+        # Model-level checks raise "field: message"; keep that field as the location.
+        out.append(f"{loc}: {msg}" if loc or ": " not in msg else msg)
+    return out
+
+
+def iter_predictions(path: str | Path) -> Iterator[Prediction]:
+    """Predictions of a JSONL file, one per non-blank line.
+
+    Raises `PredictionsFileError` at the first bad line (a truncated write, a wrong letter, a
+    score list of the wrong length), naming `file:line` and the field, so that a partial file
+    from an interrupted run is never scored as if it were complete.
+    """
+    path = Path(path)
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise PredictionsFileError(
+                    f"{path}:{lineno}: (line): invalid JSON ({exc.msg} at column {exc.colno}); "
+                    "the line may be truncated: rerun or remove it"
+                ) from None
+            try:
+                yield Prediction.model_validate(raw)
+            except ValidationError as exc:
+                rid = raw.get("record_id", "?") if isinstance(raw, dict) else "?"
+                details = "; ".join(format_validation_error(exc))
+                raise PredictionsFileError(f"{path}:{lineno}: record {rid}: {details}") from None
+
+
+def read_predictions(path: str | Path) -> list[Prediction]:
+    """All predictions of a JSONL file (see `iter_predictions` for the errors)."""
+    return list(iter_predictions(path))
+
+
+def write_predictions(path: str | Path, predictions: Iterable[Prediction]) -> None:
+    """Write one JSON line per prediction, `None` fields left out to keep files small."""
+    with Path(path).open("w", encoding="utf-8") as handle:
+        for prediction in predictions:
+            handle.write(prediction.model_dump_json(exclude_none=True) + "\n")
