@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from mmsy_dataset.schemas import BaseItem
+from mmsy_dataset.schemas import BaseItem, Provenance, QuestionRecord
 from mmsy_dataset.tasks import Partition, Task
 
 
@@ -40,6 +40,19 @@ class Source(Protocol):
         ...
 
     def info(self) -> SourceInfo: ...
+
+
+@runtime_checkable
+class RecordSource(Source, Protocol):
+    """A source whose records already exist (an imported release): the build skips construction.
+
+    Returns records by config and split, in a deterministic order; configs it cannot provide
+    faithfully are left out (and said so in `info()`), never invented.
+    """
+
+    def records(
+        self, provenance: Provenance, tasks: tuple[Task, ...], configs: tuple[str, ...]
+    ) -> dict[str, dict[str, list[QuestionRecord]]]: ...
 
 
 SourceFactory = Callable[..., Source]
