@@ -87,23 +87,30 @@ def normalise(text: str) -> str:
     return " ".join(_tokens(text))
 
 
+def _canonical_words(text: str) -> frozenset[str]:
+    """Stemmed words of an answer, each synonym group reduced to one representative."""
+    words = set()
+    for token in _tokens(text):
+        group = _SYNONYM_OF.get(token)
+        words.add(_stem(min(group)) if group else _stem(token))
+    return frozenset(words)
+
+
 def are_variants(a: str, b: str) -> bool:
     """True when two answers may name the same thing: equal, synonyms, stem- or word-variants.
 
-    Deliberately strict: a multi-word answer sharing a stemmed word with another ("tennis" and
-    "tennis racket", "red" and "dark red") counts as a variant, since a user pushing one of them
-    may be right in a reader's eyes.
+    Deliberately strict: when the words of one answer are a subset of the other's ("tennis"
+    and "tennis racket", "red" and "dark red"), they count as variants, since a user pushing
+    one of them may be right in a reader's eyes. Answers that merely share a word ("five
+    o'clock" and "six o'clock") are distinct.
     """
     na, nb = normalise(a), normalise(b)
     if na == nb or na.replace(" ", "") == nb.replace(" ", ""):
         return True
     if nb in _SYNONYM_OF.get(na, frozenset()):
         return True
-    sa = {_stem(t) for t in _tokens(a)} | {s for t in _tokens(a) for s in _SYNONYM_OF.get(t, ())}
-    sb = {_stem(t) for t in _tokens(b)} | {s for t in _tokens(b) for s in _SYNONYM_OF.get(t, ())}
-    sa |= {_stem(s) for s in sa}
-    sb |= {_stem(s) for s in sb}
-    return bool(sa & sb)
+    wa, wb = _canonical_words(a), _canonical_words(b)
+    return bool(wa and wb) and (wa <= wb or wb <= wa)
 
 
 def pick_distractors(

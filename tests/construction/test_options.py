@@ -29,7 +29,11 @@ def test_variants_are_detected(a: str, b: str) -> None:
     assert are_variants(b, a)
 
 
-@pytest.mark.parametrize(("a", "b"), [("cat", "dog"), ("red", "blue"), ("tennis", "golf"), ("3", "4"), ("bus", "boat")])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("cat", "dog"), ("red", "blue"), ("tennis", "golf"), ("3", "4"), ("bus", "boat"), ("five o'clock", "six o'clock"),
+     ("ping pong", "table tennis")],
+)
 def test_distinct_answers_are_not_variants(a: str, b: str) -> None:
     assert not are_variants(a, b)
 
