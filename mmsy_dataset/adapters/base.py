@@ -1,0 +1,193 @@
+"""The model adapter interface: what the engine needs from a vision-language model.
+
+An adapter owns everything family-specific (chat format, image placeholders, pixel inputs,
+where the decoder and the LM head are) and exposes token-level primitives. The engine owns
+everything protocol- and efficiency-specific (which conversations, batching, KV reuse).
+The batched request methods (`label_logprobs`, `loglikelihood`, `generate_until`) mirror
+lm-evaluation-harness's model interface, but accept images and share prefixes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from mmsy_dataset.engine.conversation import Conversation, Message
+
+if TYPE_CHECKING:
+    import torch
+
+    from mmsy_dataset.engine.requests import ScoreRequest, ScoreResult
+
+DType = Literal["auto", "float32", "float16", "bfloat16"]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load weights. `trust_remote_code` stays False unless the user passes the flag."""
+
+    device: str = "auto"
+    dtype: DType = "auto"
+    trust_remote_code: bool = False
+
+
+@dataclass(frozen=True)
+class EncodedPrompt:
+    """Token ids of a rendered conversation, image placeholders expanded to one id per feature."""
+
+    input_ids: list[int]
+    image_positions: list[int] = field(default_factory=list)
+    """Indices in `input_ids` that receive image features (amplification / attention analysis)."""
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device != "auto":
+        return device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_dtype(dtype: DType, device: str) -> torch.dtype:
+    """Half precision on GPU (the published LLaVA weights are fp16), fp32 on CPU."""
+    import torch
+
+    if dtype == "auto":
+        return torch.float16 if device.startswith("cuda") else torch.float32
+    return getattr(torch, dtype)
+
+
+class VLMAdapter(ABC):
+    """Base class of model adapters. Subclasses are registered with `register_adapter`."""
+
+    name: ClassVar[str] = ""
+    model_types: ClassVar[tuple[str, ...]] = ()
+    """`config.json` model_type values this adapter handles (auto-detection)."""
+
+    model: Any
+    tokenizer: Any
+    device: str
+    model_id: str
+
+    @classmethod
+    @abstractmethod
+    def load(cls, source: str, options: LoadOptions) -> VLMAdapter:
+        """Load from a local folder or a Hub id."""
+
+    # --- formatting -------------------------------------------------------------------------
+    @abstractmethod
+    def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
+        """The exact prompt string the model sees, with one image placeholder per image."""
+
+    @abstractmethod
+    def encode(self, conversation: Conversation) -> EncodedPrompt:
+        """Token ids of `render(conversation)`, image placeholders expanded."""
+
+    @abstractmethod
+    def image_inputs(self, images: Sequence[bytes]) -> dict[str, torch.Tensor]:
+        """Model inputs for a batch of encoded images (pixel values ...), on the model's device."""
+
+    # --- forward ----------------------------------------------------------------------------
+    @abstractmethod
+    def hidden_states(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        position_ids: torch.Tensor,
+        cache: Any,
+        image_inputs: dict[str, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Last hidden states (batch, seq, hidden); `cache` (a transformers Cache) is extended in place."""
+
+    @abstractmethod
+    def lm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Vocabulary logits of selected hidden states (kept apart to skip unneeded positions)."""
+
+    @abstractmethod
+    def make_cache(self, layers: list[tuple[torch.Tensor, torch.Tensor]] | None) -> Any:
+        """A KV cache for this model, empty or holding one (keys, values) pair per layer."""
+
+    # --- tokens -----------------------------------------------------------------------------
+    @property
+    def pad_token_id(self) -> int:
+        pad = self.tokenizer.pad_token_id
+        return int(pad if pad is not None else self.tokenizer.eos_token_id)
+
+    @property
+    def eos_token_ids(self) -> frozenset[int]:
+        return frozenset({int(self.tokenizer.eos_token_id)})
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return str(self.tokenizer.decode(list(ids), skip_special_tokens=True)).strip()
+
+    @cached_property
+    def _probe_ids(self) -> list[int]:
+        return list(self._tokenize(self._probe_text))
+
+    @property
+    def _probe_text(self) -> str:
+        """Text that ends like a generation prompt; continuations are tokenized after it."""
+        return self.render((Message("user", "?"),), add_generation_prompt=True)
+
+    def _tokenize(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=True)["input_ids"])
+
+    def continuation_ids(self, text: str) -> list[int]:
+        """Tokens of `text` written right after the generation prompt, as the full prompt would
+        tokenize them (lm-eval's context/continuation split), so that scores are of the tokens the
+        model would really produce."""
+        cache = self.__dict__.setdefault("_continuation_cache", {})
+        if text not in cache:
+            base = self._probe_ids
+            full = self._tokenize(self._probe_text + text)
+            if full[: len(base)] != base:
+                raise ValueError(
+                    f"{self.name}: tokenizer merges the answer {text!r} into the generation prompt; "
+                    "cannot split context and continuation"
+                )
+            cache[text] = full[len(base) :]
+        return list(cache[text])
+
+    def answer_prefix(self) -> str:
+        """What goes between the generation prompt and the answer (a space in llava-1.5)."""
+        return " "
+
+    def label_token_ids(self, letters: Sequence[str]) -> dict[str, list[int]]:
+        """Token ids that start each label, in every spelling a reply may use (" A", "A", " (A",
+        "(A"), keeping only tokens that belong to one label: the score of a label is the total
+        probability of starting the answer with it, whatever the tokenizer's splits."""
+        firsts: dict[str, set[int]] = {}
+        for letter in letters:
+            spellings = (f"{self.answer_prefix()}{letter}", letter, f"{self.answer_prefix()}({letter}", f"({letter}")
+            firsts[letter] = {self.continuation_ids(s)[0] for s in spellings if self.continuation_ids(s)}
+        out: dict[str, list[int]] = {}
+        for letter, ids in firsts.items():
+            others = set().union(*(v for k, v in firsts.items() if k != letter))
+            unique = sorted(ids - others)
+            if not unique:
+                raise ValueError(f"{self.name}: no token identifies label {letter!r} on its own")
+            out[letter] = unique
+        return out
+
+    # --- batched requests (lm-eval-harness style) -----------------------------------------------
+    def score_requests(self, requests: Sequence[ScoreRequest], mode: str, batch_size: int = 8) -> list[ScoreResult]:
+        """Score a list of requests in one of the scoring modes, sharing prefixes and batching."""
+        from mmsy_dataset.engine.batched import BatchedScorer
+
+        return BatchedScorer(self, batch_size=batch_size).run(requests, mode)
+
+    def label_logprobs(self, requests: Sequence[ScoreRequest], batch_size: int = 8) -> list[ScoreResult]:
+        return self.score_requests(requests, "letter", batch_size)
+
+    def loglikelihood(self, requests: Sequence[ScoreRequest], batch_size: int = 8) -> list[ScoreResult]:
+        return self.score_requests(requests, "option", batch_size)
+
+    def generate_until(self, requests: Sequence[ScoreRequest], batch_size: int = 8) -> list[ScoreResult]:
+        return self.score_requests(requests, "text", batch_size)
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for run.json."""
+        return {"adapter": self.name, "model_id": self.model_id, "device": self.device}

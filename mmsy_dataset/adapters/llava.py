@@ -1,0 +1,141 @@
+"""LLaVA-1.5 adapter (`llava-hf/llava-1.5-*-hf` checkpoints and the project's tiny LLaVA).
+
+Chat format: the original LLaVA-1.5 training format (`vicuna_v1` separators), which the paper
+evaluated with the official code:
+
+    USER: <image>\n{prompt} ASSISTANT: {answer}</s>USER: {push} ASSISTANT:
+
+(after the tokenizer's `<s>`). The `llava-hf` processor's `chat_template` renders the same
+text except that it closes an assistant turn with a space instead of `</s>`; we follow the
+training format, which is what the weights saw. A system message, if any, is written before
+the first `USER:` followed by a space (LLaVA's system line).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from mmsy_dataset.adapters.base import (
+    EncodedPrompt,
+    LoadOptions,
+    VLMAdapter,
+    resolve_device,
+    resolve_dtype,
+)
+from mmsy_dataset.adapters.registry import register_adapter
+from mmsy_dataset.engine.conversation import Conversation
+
+IMAGE_TOKEN = "<image>"
+
+
+@register_adapter("llava")
+class LlavaAdapter(VLMAdapter):
+    name = "llava"
+    model_types = ("llava",)
+
+    def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
+        self.model = model.eval()
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.device = str(device or next(model.parameters()).device)
+        self.model_id = model_id or str(getattr(model.config, "_name_or_path", ""))
+        self.image_token_id = int(model.config.image_token_id)
+        self.image_token = str(getattr(processor, "image_token", IMAGE_TOKEN))
+        self.n_image_tokens = self._count_image_tokens()
+
+    @classmethod
+    def load(cls, source: str, options: LoadOptions) -> LlavaAdapter:
+        from transformers import AutoProcessor, LlavaForConditionalGeneration
+
+        device = resolve_device(options.device)
+        loader: Any = LlavaForConditionalGeneration
+        model = loader.from_pretrained(
+            source,
+            dtype=resolve_dtype(options.dtype, device),
+            use_safetensors=True,
+            trust_remote_code=options.trust_remote_code,
+        ).to(device)
+        processor = AutoProcessor.from_pretrained(source, trust_remote_code=options.trust_remote_code)
+        return cls(model, processor, model_id=source, device=device)
+
+    def _count_image_tokens(self) -> int:
+        """Placeholders per image, as `LlavaProcessor` expands them: patches, plus the extra
+        (CLS) tokens, minus one if the `default` strategy drops CLS."""
+        proc = self.processor
+        crop = getattr(proc.image_processor, "crop_size", None) or {}
+        size = getattr(proc.image_processor, "size", None) or {}
+        height = crop.get("height") or size.get("height") or size.get("shortest_edge")
+        width = crop.get("width") or size.get("width") or size.get("shortest_edge")
+        patch = proc.patch_size or self.model.config.vision_config.patch_size
+        n = (height // patch) * (width // patch) + int(proc.num_additional_image_tokens or 0)
+        strategy = proc.vision_feature_select_strategy or self.model.config.vision_feature_select_strategy
+        return int(n - 1 if strategy == "default" else n)
+
+    # --- formatting -------------------------------------------------------------------------
+    def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
+        parts: list[str] = []
+        eos = str(self.tokenizer.eos_token)
+        for message in conversation:
+            image = f"{IMAGE_TOKEN}\n" if message.image else ""
+            if message.role == "system":
+                parts.append(f"{message.text} ")
+            elif message.role == "user":
+                parts.append(f"USER: {image}{message.text} ")
+            else:
+                parts.append(f"ASSISTANT: {image}{message.text}{eos}")
+        if add_generation_prompt:
+            parts.append("ASSISTANT:")
+        return "".join(parts)
+
+    def encode(self, conversation: Conversation) -> EncodedPrompt:
+        text = self.render(conversation)
+        expanded = text.replace(IMAGE_TOKEN, self.image_token * self.n_image_tokens)
+        ids = self._tokenize(expanded)
+        positions = [i for i, t in enumerate(ids) if t == self.image_token_id]
+        n_images = sum(m.image for m in conversation)
+        if len(positions) != n_images * self.n_image_tokens:
+            raise ValueError(
+                f"llava: expected {n_images * self.n_image_tokens} image tokens, found {len(positions)}; "
+                "does a message text contain the image placeholder?"
+            )
+        return EncodedPrompt(input_ids=ids, image_positions=positions)
+
+    def image_inputs(self, images: Sequence[bytes]) -> dict[str, Any]:
+        from PIL import Image
+
+        pil = [Image.open(io.BytesIO(b)).convert("RGB") for b in images]
+        out = self.processor.image_processor(pil, return_tensors="pt")
+        dtype = next(self.model.parameters()).dtype
+        return {"pixel_values": out["pixel_values"].to(self.device, dtype)}
+
+    # --- forward ----------------------------------------------------------------------------
+    def hidden_states(
+        self,
+        input_ids: Any,
+        attention_mask: Any,
+        position_ids: Any,
+        cache: Any,
+        image_inputs: dict[str, Any] | None = None,
+    ) -> Any:
+        out = self.model.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            cache=cache,
+            use_cache=True,
+            **(image_inputs or {}),
+        )
+        return out.last_hidden_state
+
+    def lm_logits(self, hidden: Any) -> Any:
+        return self.model.lm_head(hidden).float()
+
+    def make_cache(self, layers: list[tuple[Any, Any]] | None) -> Any:
+        from transformers import DynamicCache
+
+        return DynamicCache(ddp_cache_data=layers) if layers else DynamicCache()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "image_tokens": self.n_image_tokens}

@@ -1,0 +1,118 @@
+"""`mmsy eval`: the evaluation command. The lead's `cli.py` calls `add_commands(subparsers)`.
+
+mmsy eval --model llava-hf/llava-1.5-7b-hf --dataset ./mmsy --out runs/llava --mode letter
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mmsy_dataset.tasks import BENCHMARK_CONFIGS
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "eval",
+        help="run the MM-SY protocol on a VLM and write predictions, metrics, transcripts, plots",
+        description="Run the MM-SY protocol on a vision-language model. A run killed midway resumes "
+        "when restarted with the same arguments.",
+    )
+    p.add_argument("--model", required=True, help="Hub id or local folder of the model")
+    p.add_argument("--adapter", default=None, help="adapter name (default: detected from config.json)")
+    p.add_argument("--dataset", required=True, help="MM-SY Hub-layout folder or Hub dataset id")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument(
+        "--configs",
+        nargs="+",
+        default=list(BENCHMARK_CONFIGS),
+        choices=BENCHMARK_CONFIGS,
+        metavar="CONFIG",
+        help=f"splits to run (default: all of {', '.join(BENCHMARK_CONFIGS)})",
+    )
+    p.add_argument("--split", default="test")
+    p.add_argument("--limit", type=int, default=None, help="at most N records per config (quick runs)")
+    p.add_argument(
+        "--mode",
+        choices=("letter", "option", "text"),
+        default="letter",
+        help="letter: label logits (paper); option: option-text likelihood; text: generate",
+    )
+    p.add_argument(
+        "--option-choice",
+        choices=("sum", "norm"),
+        default="sum",
+        help="option mode: choose by summed or length-normalised log-likelihood",
+    )
+    p.add_argument("--prompt-baseline", action="store_true", help="prepend the system prompt of paper 3.2")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--chunk-questions", type=int, default=64, help="questions whose round-1 caches are held at once")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "float16", "bfloat16"),
+        default="auto",
+        help="auto: float16 on GPU, float32 on CPU",
+    )
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow the model repo's own Python code to run (off unless passed)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-new-tokens", type=int, default=32, help="text mode: longest reply")
+    p.add_argument("--n-bootstrap", type=int, default=1000)
+    p.add_argument("--overwrite", action="store_true", help="delete an existing run in --out")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run_eval_command)
+
+
+def config_from_args(args: argparse.Namespace) -> object:
+    from mmsy_dataset.engine.config import EvalConfig
+
+    return EvalConfig(
+        model=args.model,
+        adapter=args.adapter,
+        dataset=args.dataset,
+        out=args.out,
+        configs=args.configs,
+        split=args.split,
+        limit=args.limit,
+        mode=args.mode,
+        option_choice=args.option_choice,
+        prompt_baseline=args.prompt_baseline,
+        batch_size=args.batch_size,
+        chunk_questions=args.chunk_questions,
+        device=args.device,
+        dtype=args.dtype,
+        trust_remote_code=args.trust_remote_code,
+        seed=args.seed,
+        max_new_tokens=args.max_new_tokens,
+        n_bootstrap=args.n_bootstrap,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+
+
+def run_eval_command(args: argparse.Namespace) -> int:
+    """Run `mmsy eval`; errors of the `MmsyError` family are for the CLI to print."""
+    from mmsy_dataset.engine.config import EvalConfig
+    from mmsy_dataset.engine.run import run_eval
+
+    config = config_from_args(args)
+    assert isinstance(config, EvalConfig)
+    result = run_eval(config)
+    print(f"wrote {result.folder.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry (`python -m mmsy_dataset.cli_eval eval ...`) until the lead wires it in."""
+    parser = argparse.ArgumentParser(prog="mmsy")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

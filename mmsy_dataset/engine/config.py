@@ -1,0 +1,85 @@
+"""Settings of one evaluation run, grouped in one validated model (the CLI fills it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mmsy_dataset.predictions import ScoringMode
+from mmsy_dataset.tasks import BENCHMARK_CONFIGS
+
+#: Settings that change speed or memory but never a score: a resumed run may change them.
+PERFORMANCE_ONLY = frozenset({"batch_size", "chunk_questions", "out", "overwrite", "progress"})
+
+
+class EvalConfig(BaseModel):
+    """Everything that defines a run; all but `PERFORMANCE_ONLY` are recorded in run.json and must
+    match when a run is resumed into the same folder."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    model: str
+    """Hub id or local folder of the model."""
+    adapter: str | None = None
+    """Adapter name; None detects it from the model's config.json `model_type`."""
+    dataset: str
+    """Hub-layout folder or Hub dataset id of MM-SY."""
+    out: Path
+    """Output folder."""
+    configs: list[str] = Field(default_factory=lambda: list(BENCHMARK_CONFIGS))
+    """Benchmark configs (splits) to run."""
+    split: str = "test"
+    limit: int | None = None
+    """At most this many records per config (quick runs); None runs all."""
+    mode: ScoringMode = ScoringMode.LETTER
+    """How turns are scored (design.md, "Scoring modes")."""
+    option_choice: Literal["sum", "norm"] = "sum"
+    """Option mode: the choice is the argmax of the summed (`sum`) or length-normalised scores."""
+    prompt_baseline: bool = False
+    """Prepend the system prompt of paper 3.2 to every push."""
+    batch_size: int = 8
+    """Rows per forward pass."""
+    chunk_questions: int = 64
+    """Questions whose round-1 KV caches are held at once (memory vs. batching)."""
+    device: str = "auto"
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    """auto: float16 on GPU, float32 on CPU."""
+    trust_remote_code: bool = False
+    seed: int = 0
+    """Seed of torch and of the bootstrap."""
+    max_new_tokens: int = 32
+    """Text mode: longest reply."""
+    n_bootstrap: int = 1000
+    """Bootstrap replicates of the confidence intervals."""
+    overwrite: bool = False
+    """Delete an existing run in `out` instead of resuming it."""
+    progress: bool = True
+    """Show progress bars."""
+
+    @field_validator("configs")
+    @classmethod
+    def _known_configs(cls, value: list[str]) -> list[str]:
+        unknown = [c for c in value if c not in BENCHMARK_CONFIGS]
+        if unknown or not value:
+            raise ValueError(f"unknown config(s) {unknown}; choose among {', '.join(BENCHMARK_CONFIGS)}")
+        return value
+
+    @field_validator("batch_size", "chunk_questions", "max_new_tokens")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"expected >= 1, got {value}")
+        return value
+
+    @field_validator("limit")
+    @classmethod
+    def _limit(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError(f"expected >= 1 or None, got {value}")
+        return value
+
+    def settings(self) -> dict[str, Any]:
+        """The result-defining settings, as JSON values (compared on resume)."""
+        return self.model_dump(mode="json", exclude=set(PERFORMANCE_ONLY))

@@ -1,0 +1,147 @@
+"""Batched KV-cache states: prefill a prefix once, extend it with many suffixes.
+
+Padding is on the right everywhere, so a padded slot always follows a real token and no query
+row is ever fully masked (fully masked rows give NaNs in SDPA that leak through zero weights).
+After an extension the cache therefore holds padding *between* real tokens; the 2-D attention
+mask hides it and position ids are passed explicitly as the count of real tokens before each
+token, so RoPE sees exactly the positions of an unpadded, uncached forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from mmsy_dataset.adapters.base import VLMAdapter
+
+
+@dataclass
+class TokenStats:
+    """Tokens fed to the model: real ones, and real + padding."""
+
+    real: int = 0
+    padded: int = 0
+    forwards: int = 0
+
+    def add(self, mask: torch.Tensor) -> None:
+        self.real += int(mask.sum())
+        self.padded += int(mask.numel())
+        self.forwards += 1
+
+
+@dataclass
+class KVState:
+    """Per-row KV cache (one (keys, values) pair per layer), mask and real lengths."""
+
+    layers: list[tuple[torch.Tensor, torch.Tensor]]
+    mask: torch.Tensor  # (rows, slots), 1 = real token
+    lengths: torch.Tensor  # (rows,), real tokens per row (next position id)
+    last_logits: torch.Tensor  # (rows, vocab) at each row's last real token
+    stats: TokenStats = field(default_factory=TokenStats)
+
+    @property
+    def rows(self) -> int:
+        return int(self.mask.shape[0])
+
+
+def _pad_right(seqs: Sequence[Sequence[int]], pad: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(1, max((len(s) for s in seqs), default=1))
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, seq in enumerate(seqs):
+        ids[i, : len(seq)] = torch.tensor(list(seq), dtype=torch.long)
+        mask[i, : len(seq)] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _cache_layers(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+def _gather_last(hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    index = (lengths - 1).clamp(min=0).to(hidden.device)
+    return hidden[torch.arange(hidden.shape[0], device=hidden.device), index]
+
+
+@torch.no_grad()
+def prefill(
+    adapter: VLMAdapter,
+    seqs: Sequence[Sequence[int]],
+    image_inputs: dict[str, torch.Tensor] | None,
+    stats: TokenStats | None = None,
+) -> KVState:
+    """Run full sequences (with their images) from an empty cache."""
+    stats = stats if stats is not None else TokenStats()
+    ids, mask = _pad_right(seqs, adapter.pad_token_id, adapter.device)
+    positions = torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
+    cache = adapter.make_cache(None)
+    hidden = adapter.hidden_states(ids, mask, positions, cache, image_inputs)
+    stats.add(mask)
+    lengths = mask.sum(-1)
+    last = adapter.lm_logits(_gather_last(hidden, lengths))
+    return KVState(_cache_layers(cache), mask, lengths, last, stats)
+
+
+@torch.no_grad()
+def extend(
+    adapter: VLMAdapter,
+    state: KVState,
+    rows: Sequence[int] | None,
+    suffixes: Sequence[Sequence[int]],
+    all_logprobs: bool = False,
+) -> tuple[KVState, torch.Tensor | None]:
+    """Append `suffixes[i]` to row `rows[i]` of `state` (all rows, in order, if `rows` is None).
+
+    Returns the new state (one row per suffix; `state` is left unchanged) and, if asked, the
+    log-probabilities at every suffix position (rows, suffix_len, vocab). An empty suffix is
+    allowed (the row is carried along, its last logits kept).
+    """
+    device = state.mask.device
+    if rows is None:
+        layers = state.layers
+        base_mask, base_len, base_last = state.mask, state.lengths, state.last_logits
+    else:
+        index = torch.tensor(list(rows), dtype=torch.long, device=device)
+        layers = [(k.index_select(0, index), v.index_select(0, index)) for k, v in state.layers]
+        base_mask, base_len = state.mask.index_select(0, index), state.lengths.index_select(0, index)
+        base_last = state.last_logits.index_select(0, index)
+    ids, new_mask = _pad_right(suffixes, adapter.pad_token_id, adapter.device)
+    new_mask = new_mask.to(device)
+    positions = base_len[:, None] + new_mask.cumsum(-1) - 1
+    positions = torch.where(new_mask.bool(), positions, base_len[:, None])
+    mask = torch.cat([base_mask, new_mask], dim=1)
+    cache = adapter.make_cache(layers)
+    hidden = adapter.hidden_states(ids, mask, positions, cache, None)
+    state.stats.add(new_mask)
+    added = new_mask.sum(-1)
+    last = adapter.lm_logits(_gather_last(hidden, added))
+    last = torch.where((added > 0)[:, None], last, base_last)
+    logprobs = torch.log_softmax(adapter.lm_logits(hidden), dim=-1) if all_logprobs else None
+    new_state = KVState(_cache_layers(cache), mask, base_len + added, last, state.stats)
+    return new_state, logprobs
+
+
+@torch.no_grad()
+def greedy(adapter: VLMAdapter, state: KVState, max_new_tokens: int) -> list[list[int]]:
+    """Greedy decoding of every row of `state`, until an end-of-sequence token or the limit."""
+    eos = adapter.eos_token_ids
+    out: list[list[int]] = [[] for _ in range(state.rows)]
+    done = [False] * state.rows
+    for _ in range(max_new_tokens):
+        choice = state.last_logits.argmax(-1).tolist()
+        feed: list[list[int]] = []
+        for i, token in enumerate(choice):
+            if not done[i]:
+                if token in eos:
+                    done[i] = True
+                else:
+                    out[i].append(int(token))
+            feed.append([] if done[i] else [int(token)])
+        if all(done):
+            break
+        state, _ = extend(adapter, state, None, feed)
+    return out

@@ -1,0 +1,147 @@
+"""`mmsy eval` end to end: load, resume, run the engine with progress, write every output."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from mmsy_dataset.adapters.base import LoadOptions, VLMAdapter
+from mmsy_dataset.engine.config import EvalConfig
+from mmsy_dataset.engine.data import load_records, package_versions, weights_fingerprint
+from mmsy_dataset.engine.outputs import RunFolder
+from mmsy_dataset.engine.report import compute_metrics, summary_table, write_metrics, write_plots
+from mmsy_dataset.engine.runner import Dialogue, Engine
+from mmsy_dataset.schemas import QuestionRecord
+
+
+@dataclass
+class RunResult:
+    folder: RunFolder
+    report: Any
+    """The scoring library's `ScoreReport` (None if there were no predictions)."""
+    info: dict[str, Any]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _progress(enabled: bool, console: Any) -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]} dialogues/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+    )
+
+
+def run_eval(
+    config: EvalConfig,
+    adapter: VLMAdapter | None = None,
+    records: Sequence[QuestionRecord] | None = None,
+    dataset_info: dict[str, Any] | None = None,
+    console: Any = None,
+) -> RunResult:
+    """Run (or resume) an evaluation into `config.out`.
+
+    `adapter` and `records` may be given directly (tests, notebooks); otherwise they are loaded
+    from `config.model` / `config.dataset`.
+    """
+    import torch
+    from rich.console import Console
+
+    console = console or Console(stderr=True)
+    folder = RunFolder(config.out)
+    previous = folder.start(config.settings(), config.overwrite)
+    done = folder.finished_ids() if previous is not None else set()
+
+    if records is None:
+        records, dataset_info = load_records(config.dataset, config.configs, config.split, config.limit)
+    else:
+        records = [r for r in records if r.config in config.configs]
+    dataset_info = dataset_info or {"source": config.dataset}
+    torch.manual_seed(config.seed)
+    if adapter is None:
+        from mmsy_dataset.adapters.registry import load_adapter
+
+        options = LoadOptions(config.device, config.dtype, config.trust_remote_code)
+        adapter = load_adapter(config.model, config.adapter, options)
+
+    info: dict[str, Any] = {
+        "settings": config.settings(),
+        "performance": {"batch_size": config.batch_size, "chunk_questions": config.chunk_questions},
+        "model": {**adapter.describe(), "weights": weights_fingerprint(config.model)},
+        "dataset": dataset_info,
+        "versions": package_versions(),
+        "started": (previous or {}).get("started", _now()),
+        "resumed": (previous or {}).get("resumed", 0) + (1 if previous is not None else 0),
+        "finished": None,
+    }
+    folder.write_run(info)
+
+    todo = [r for r in records if r.id not in done]
+    engine = Engine(
+        adapter,
+        config.mode,
+        prompt_baseline=config.prompt_baseline,
+        batch_size=config.batch_size,
+        chunk_questions=config.chunk_questions,
+        max_new_tokens=config.max_new_tokens,
+        option_choice=config.option_choice,
+    )
+
+    def sink(dialogues: list[Dialogue]) -> None:
+        folder.append(
+            [d.prediction(engine.mode) for d in dialogues],
+            [d.transcript(engine.mode, config.prompt_baseline) for d in dialogues],
+        )
+
+    start = time.perf_counter()
+    with _progress(config.progress, console) as progress:
+        task = progress.add_task("mmsy eval", total=len(todo), rate="–")
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+            elapsed = time.perf_counter() - start
+            completed = progress.tasks[0].completed
+            progress.update(task, rate=f"{completed / elapsed:.1f}" if elapsed > 0 else "–")
+
+        engine.run(todo, sink=sink, advance=advance)
+    elapsed = time.perf_counter() - start
+
+    predictions = folder.predictions()
+    report = None
+    if predictions:
+        field = "scores_norm" if config.mode.value == "option" and config.option_choice == "norm" else "scores"
+        report = compute_metrics(predictions, config.n_bootstrap, config.seed, field)
+        write_metrics(folder.out, report)
+        write_plots(folder.out, report, title=f"({adapter.model_id})")
+        console.print(summary_table(report, title=f"MM-SY · {adapter.model_id} · {config.mode.value} mode"))
+    info["finished"] = _now()
+    info["stats"] = {
+        **engine.stats.as_dict(),
+        "skipped_finished": len(records) - len(todo),
+        "seconds": round(elapsed, 3),
+        "dialogues_per_second": round(len(todo) / elapsed, 3) if elapsed > 0 else None,
+    }
+    folder.write_run(info)
+    return RunResult(folder, report, info)

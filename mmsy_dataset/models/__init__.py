@@ -1,0 +1,1 @@
+"""Models built by this project (the tiny LLaVA used by tests, benchmarks and the reference model)."""

@@ -1,0 +1,35 @@
+import argparse
+import json
+
+import pytest
+
+from mmsy_dataset.cli_eval import add_commands, config_from_args, main
+from tests.engine.helpers import make_records, save_tiny, write_dataset
+
+
+def test_flags_map_to_config(tmp_path):
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["eval", "--model", "m", "--dataset", "d", "--out", str(tmp_path), "--mode", "option",
+                              "--configs", "sycophancy", "multi_round", "--limit", "5", "--prompt-baseline",
+                              "--trust-remote-code", "--dtype", "bfloat16", "--batch-size", "4"])
+    config = config_from_args(args)
+    assert config.mode.value == "option" and config.configs == ["sycophancy", "multi_round"]
+    assert config.limit == 5 and config.prompt_baseline and config.trust_remote_code and config.batch_size == 4
+    with pytest.raises(SystemExit):
+        parser.parse_args(["eval", "--model", "m", "--dataset", "d", "--out", "o", "--configs", "sft"])
+
+
+def test_eval_from_folders_with_detection_and_limit(tmp_path):
+    model, data, out = tmp_path / "model", tmp_path / "data", tmp_path / "out"
+    save_tiny(model)
+    write_dataset(data, make_records(n_questions=2))
+    code = main(["eval", "--model", str(model), "--dataset", str(data), "--out", str(out), "--limit", "2",
+                 "--configs", "sycophancy", "correction_with_answer", "--mode", "option", "--no-progress",
+                 "--n-bootstrap", "10"])
+    assert code == 0
+    rows = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and {r["mode"] for r in rows} == {"option"}
+    run = json.loads((out / "run.json").read_text())
+    assert run["dataset"]["records"] == {"sycophancy": 2, "correction_with_answer": 2}
+    assert run["model"]["weights"]["files"] and run["settings"]["trust_remote_code"] is False

@@ -1,0 +1,64 @@
+"""A run killed with SIGKILL midway finishes on restart: no duplicates, no lost rows."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mmsy_dataset.cli_eval import main
+from tests.engine.helpers import make_records, save_tiny, write_dataset
+
+# The child runs the real CLI, one question per chunk, pausing after each append so that the
+# parent can kill it between chunks or in the middle of the next one.
+CHILD = """
+import sys, time
+from mmsy_dataset.engine import outputs
+append = outputs.RunFolder.append
+def slow(self, *a):
+    append(self, *a)
+    time.sleep(0.4)
+outputs.RunFolder.append = slow
+from mmsy_dataset.cli_eval import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _args(model: Path, data: Path, out: Path) -> list[str]:
+    return ["eval", "--model", str(model), "--dataset", str(data), "--out", str(out),
+            "--chunk-questions", "1", "--n-bootstrap", "20", "--no-progress"]
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_killed_run_resumes_without_duplicates(tmp_path):
+    model, data, out = tmp_path / "model", tmp_path / "data", tmp_path / "out"
+    records = make_records(n_questions=4)
+    save_tiny(model)
+    write_dataset(data, records)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    child = subprocess.Popen([sys.executable, "-c", CHILD, *_args(model, data, out)], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    predictions = out / "predictions.jsonl"
+    deadline = time.time() + 60
+    while len(_lines(predictions)) < 12 and time.time() < deadline and child.poll() is None:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    partial = len(_lines(predictions))
+    assert 12 <= partial < len(records), child.stderr.read().decode()[-2000:] if child.stderr else ""
+
+    with predictions.open("a") as handle:  # as if the kill had torn a line
+        handle.write('{"record_id": "q3-syc')
+    assert main(_args(model, data, out)) == 0
+    ids = [json.loads(line)["record_id"] for line in _lines(predictions)]
+    assert len(ids) == len(set(ids)) == len(records)
+    assert set(ids) == {r.id for r in records}
+    run = json.loads((out / "run.json").read_text())
+    assert run["resumed"] == 1 and run["stats"]["skipped_finished"] == partial
+    transcripts = [json.loads(x)["record_id"] for p in (out / "transcripts").glob("*.jsonl") for x in _lines(p)]
+    assert sorted(transcripts) == sorted(ids)
