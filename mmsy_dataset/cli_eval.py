@@ -64,7 +64,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-bootstrap", type=int, default=1000)
     p.add_argument("--overwrite", action="store_true", help="delete an existing run in --out")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=run_eval_command)
+    p.set_defaults(handler=run_eval_command)
 
 
 def config_from_args(args: argparse.Namespace) -> object:
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mmsy")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":
