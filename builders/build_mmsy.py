@@ -2,6 +2,9 @@
 
     python builders/build_mmsy.py --out mmsy-data                       # synthetic world
     python builders/build_mmsy.py --source tdiuc --tdiuc-dir TDIUC --out mmsy-tdiuc
+    python builders/build_mmsy.py --source mmsy-release --path MM-SY/data-00000-of-00001.parquet --out mmsy-release
+
+The real sources are described in docs/real_sources.md (how to obtain TDIUC, counts, timings).
 
 Every flag of `mmsy build --help` is accepted. Publishing is `huggingface-cli upload
 <org>/mmsy mmsy-data --repo-type dataset` (the folder already is a Hub dataset repo).

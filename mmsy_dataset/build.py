@@ -24,6 +24,7 @@ from mmsy_dataset.hub.card import render_card
 from mmsy_dataset.hub.manifest import CARD, Manifest, data_checksum, sha256_file, write_manifest
 from mmsy_dataset.hub.writer import check_output, publish, staging_dir, write_split
 from mmsy_dataset.sources import get_source
+from mmsy_dataset.sources.base import RecordSource
 from mmsy_dataset.tasks import CONFIGS, TASKS, Task
 
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
@@ -69,8 +70,13 @@ class BuildConfig(BaseModel):
     def command(self) -> str:
         """The `mmsy build` command line that reproduces this configuration."""
         parts = ["mmsy build", f"--source {self.source}", f"--version {self.version}", f"--seed {self.seed}"]
+        flags = {"font_path": "font", "path": "path"}
         for key, value in sorted(self.source_options.items()):
-            parts.append(f"--{key.replace('_', '-')} {value}")
+            flag = "--" + flags.get(key, key).replace("_", "-")
+            if value is True:
+                parts.append(flag)
+            elif value not in (False, None):
+                parts.append(f"{flag} {value}")
         if self.tasks != TASKS:
             parts.append("--tasks " + ",".join(t.value for t in self.tasks))
         if self.configs != CONFIGS:
@@ -125,15 +131,19 @@ def build_dataset(
     staging = staging_dir(out)
     try:
         with _progress(console) as progress:
-            drawing = progress.add_task("drawing questions", total=n_items)
-            splits = construct(
-                source,
-                factory,
-                config.tasks,
-                config.sizes,
-                config.configs,
-                tick=lambda n: progress.advance(drawing, n),
-            )
+            if isinstance(source, RecordSource):  # an imported release: its records are final
+                splits = source.records(factory.provenance, config.tasks, config.configs)
+                n_items = len({r.question_id for rs in splits.values() for records in rs.values() for r in records})
+            else:
+                drawing = progress.add_task("drawing questions", total=n_items)
+                splits = construct(
+                    source,
+                    factory,
+                    config.tasks,
+                    config.sizes,
+                    config.configs,
+                    tick=lambda n: progress.advance(drawing, n),
+                )
             splits = {c: {s: rs for s, rs in by_split.items() if rs} for c, by_split in splits.items()}
             splits = {c: by_split for c, by_split in splits.items() if by_split}
             n_records = sum(len(rs) for by_split in splits.values() for rs in by_split.values())

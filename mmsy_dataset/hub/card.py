@@ -137,7 +137,7 @@ def render_card(
         tasks_table=_tasks_table(records),
         fields_tables=_fields_tables(counts),
         n_push_templates=min(len(t) for t in PUSH_TEMPLATES.values()),
-        personal_info=info.details.get("personal_info", "the source contains no personal data."),
+        personal_info=info.details.get("personal_info", "None: the source contains no personal data."),
         limitations=info.details.get("limitations", ""),
         builder=builder,
         build_command=build_command,

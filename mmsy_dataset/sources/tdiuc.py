@@ -53,7 +53,7 @@ PERSONAL_INFO = (
 LISTED_IDS = 20
 
 
-def _decode_problem(data: bytes) -> str | None:
+def image_problem(data: bytes) -> str | None:
     """Why the bytes are not a usable image, or None. Decodes (at reduced JPEG scale) to catch truncation."""
     try:
         with warnings.catch_warnings():
@@ -129,7 +129,7 @@ class TdiucSource:
         path = image_file(self.root, split, question.image_id)
         try:
             data = path.read_bytes()
-            problem = _decode_problem(data)
+            problem = image_problem(data)
         except FileNotFoundError:
             problem = "missing"
         except OSError as error:
@@ -144,9 +144,7 @@ class TdiucSource:
     def _image_error(self, question: TdiucQuestion, partition: Partition, path: Path, problem: str) -> InputError:
         split = COCO_SPLITS[partition]
         task = Task(question.question_type)
-        absent = [
-            q for q in self._questions(task, partition) if not image_file(self.root, split, q.image_id).is_file()
-        ]
+        absent = [q for q in self._questions(task, partition) if not image_file(self.root, split, q.image_id).is_file()]
         listed = ", ".join(
             f"{q.question_id} ({image_file(self.root, split, q.image_id).relative_to(self.root)})" for q in absent[:5]
         )

@@ -155,3 +155,12 @@ def test_manifest_records_the_build_configuration(built: Path) -> None:
     manifest = json.loads((built / "mmsy_manifest.json").read_text())
     assert manifest["build"]["seed"] == 3 and manifest["build"]["sizes"]["questions_per_task"] == 8
     assert manifest["counts"]["probing"] == {"train": 20, "test": 10}
+
+
+def test_the_card_command_is_a_valid_cli_line() -> None:
+    config = BuildConfig(source="tdiuc", source_options={"tdiuc_dir": "/data/TDIUC", "skip_missing": True})
+    assert config.command() == (
+        "mmsy build --source tdiuc --version 1.0.0 --seed 0 --skip-missing --tdiuc-dir /data/TDIUC --out OUT"
+    )
+    config = BuildConfig(source_options={"font_path": "/f.ttf", "image_size": 96}, seed=2)
+    assert "--font /f.ttf --image-size 96" in config.command() and "--seed 2" in config.command()
