@@ -82,6 +82,8 @@ OBJECTS_BY_CATEGORY: dict[str, tuple[Thing, ...]] = {
     ),
 }
 OBJECTS: tuple[Thing, ...] = tuple(t for group in OBJECTS_BY_CATEGORY.values() for t in group)
+OBJECT_NAMES: tuple[str, ...] = tuple(t.name for t in OBJECTS)
+OBJECT_BY_NAME: dict[str, Thing] = {t.name: t for t in OBJECTS}
 CATEGORY_OF: dict[str, str] = {t.name: cat for cat, group in OBJECTS_BY_CATEGORY.items() for t in group}
 
 #: Objects whose own colours are replaced by a flat tint in colour questions; shapes chosen so

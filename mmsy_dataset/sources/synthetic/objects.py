@@ -17,12 +17,18 @@ from mmsy_dataset.sources.synthetic.common import (
     shuffled,
     single_out,
 )
-from mmsy_dataset.sources.synthetic.glyphs import CATEGORY_OF, COLORS, NUMBERS, OBJECTS, OBJECTS_BY_CATEGORY, TINTABLE
+from mmsy_dataset.sources.synthetic.glyphs import (
+    CATEGORY_OF,
+    COLORS,
+    NUMBERS,
+    OBJECT_BY_NAME,
+    OBJECT_NAMES,
+    OBJECTS_BY_CATEGORY,
+    TINTABLE,
+)
 from mmsy_dataset.sources.synthetic.scene import Glyph, Scene, grid_cells, jitter, plain_background
 from mmsy_dataset.tasks import YES_NO
 
-OBJECT_NAMES: tuple[str, ...] = tuple(t.name for t in OBJECTS)
-_BY_NAME = {t.name: t for t in OBJECTS}
 _TINTABLE_BY_NAME = {t.name: t for t in TINTABLE}
 
 RECOGNITION_PHRASES = (
@@ -62,7 +68,7 @@ def object_recognition(rng: random.Random, yes: bool) -> Draft:
     scene = Scene(plain_background(rng))
     for name, slot in zip(names, slots, strict=True):
         role = "target" if name == answer else "other"
-        scene.glyphs.append(Glyph(name, _BY_NAME[name].code, slot.x, slot.y, size, role=role))
+        scene.glyphs.append(Glyph(name, OBJECT_BY_NAME[name].code, slot.x, slot.y, size, role=role))
     if relation == "framed":
         scene.boxes.append(frame_around(slots[column], size))
     question = rng.choice(RECOGNITION_PHRASES).format(rel=phrase)
@@ -83,7 +89,7 @@ def object_presence(rng: random.Random, yes: bool) -> Draft:
     size = 0.22
     for name, (x, y, cell) in zip(present, cells, strict=True):
         gx, gy = jitter(rng, x, y, cell, size)
-        scene.glyphs.append(Glyph(name, _BY_NAME[name].code, gx, gy, size, role="asked" if name == asked else ""))
+        scene.glyphs.append(Glyph(name, OBJECT_BY_NAME[name].code, gx, gy, size, role="asked" if name == asked else ""))
     question = rng.choice(PRESENCE_PHRASES).format(x=article(asked))
     answer = YES_NO[0] if yes else YES_NO[1]
     return Draft(question, answer, YES_NO, (), scene, {"asked": asked})
@@ -99,8 +105,10 @@ def counting(rng: random.Random, yes: bool) -> Draft:
     scene = Scene(plain_background(rng))
     for name, (x, y, cell) in zip(names, cells, strict=True):
         gx, gy = jitter(rng, x, y, cell, size)
-        scene.glyphs.append(Glyph(name, _BY_NAME[name].code, gx, gy, size, role="counted" if name == counted else ""))
-    question = rng.choice(COUNTING_PHRASES).format(many=_BY_NAME[counted].many)
+        scene.glyphs.append(
+            Glyph(name, OBJECT_BY_NAME[name].code, gx, gy, size, role="counted" if name == counted else "")
+        )
+    question = rng.choice(COUNTING_PHRASES).format(many=OBJECT_BY_NAME[counted].many)
     return Draft(question, NUMBERS[n - 1], NUMBERS, (NUMBERS[m - 1],), scene, {"counted": counted, "other": other})
 
 

@@ -18,11 +18,17 @@ from mmsy_dataset.sources.synthetic.common import (
     shuffled,
     single_out,
 )
-from mmsy_dataset.sources.synthetic.glyphs import CLOCKS, MOODS, OBJECTS, PATTERNS, SHAPES, TOOLS
+from mmsy_dataset.sources.synthetic.glyphs import (
+    CLOCKS,
+    MOODS,
+    OBJECT_BY_NAME,
+    OBJECT_NAMES,
+    PATTERNS,
+    SHAPES,
+    TOOLS,
+)
 from mmsy_dataset.sources.synthetic.scene import Glyph, Scene, Shape, grid_cells, jitter, plain_background
 
-OBJECT_NAMES: tuple[str, ...] = tuple(t.name for t in OBJECTS)
-_BY_NAME = {t.name: t for t in OBJECTS}
 PURPOSES: tuple[str, ...] = tuple(TOOLS)
 MOOD_NAMES: tuple[str, ...] = tuple(t.name for t in MOODS)
 CLOCK_NAMES: tuple[str, ...] = tuple(t.name for t in CLOCKS)
@@ -125,7 +131,7 @@ def _grid_scene(rng: random.Random, names: list[str], cells: list[tuple[int, int
         x, y, cell = centres[r * 3 + c]
         gx, gy = jitter(rng, x, y, cell, size)
         scene.glyphs.append(
-            Glyph(name, _BY_NAME[name].code, gx, gy, size, role=roles[i] if i < len(roles) else "other")
+            Glyph(name, OBJECT_BY_NAME[name].code, gx, gy, size, role=roles[i] if i < len(roles) else "other")
         )
     return scene
 
