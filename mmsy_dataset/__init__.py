@@ -22,7 +22,29 @@ from mmsy_dataset.tasks import BENCHMARK_CONFIGS, CONFIGS, LETTERS, TASKS, TONES
 
 __version__ = "0.1.0"
 
-__all__ = [
+#: Public names whose modules pull in heavy dependencies (datasets, torch): imported on first use.
+_LAZY = {
+    "BuildConfig": "mmsy_dataset.build",
+    "build_dataset": "mmsy_dataset.build",
+    "read_records": "mmsy_dataset.hub",
+    "read_manifest": "mmsy_dataset.hub",
+    "verify_folder": "mmsy_dataset.hub",
+    "score": "mmsy_dataset.scoring",
+    "compare": "mmsy_dataset.scoring",
+    "EvalConfig": "mmsy_dataset.engine.config",
+    "run_eval": "mmsy_dataset.engine.run",
+    "get_source": "mmsy_dataset.sources",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mmsy_dataset' has no attribute {name!r}")
+
+__all__ = [  # noqa: RUF022  (grouped: constants, records, lazy entry points)
     "BENCHMARK_CONFIGS",
     "CONFIGS",
     "CONFIG_SPLITS",
@@ -47,4 +69,14 @@ __all__ = [
     "Tone",
     "Turn",
     "__version__",
+    "BuildConfig",
+    "EvalConfig",
+    "build_dataset",
+    "compare",
+    "get_source",
+    "read_manifest",
+    "read_records",
+    "run_eval",
+    "score",
+    "verify_folder",
 ]

@@ -50,3 +50,15 @@ def test_rows_embed_image_bytes_and_plain_values() -> None:
 def test_every_field_has_a_description_for_the_card() -> None:
     for cls in RECORD_TYPES.values():
         assert all(column_descriptions(cls).values()), cls
+
+
+def test_importing_the_package_stays_light_and_lazy_names_resolve() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mmsy_dataset as m; "
+        "assert 'torch' not in sys.modules and 'datasets' not in sys.modules, 'heavy import at package import'; "
+        "assert callable(m.score) and callable(m.build_dataset) and callable(m.read_records)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
