@@ -131,7 +131,7 @@ def render_card(
         seed=seed,
         checksum=checksum,
         license_name=info.license,
-        license_note=info.details.get("license_note", ""),
+        license_note=f" {info.details['license_note']}" if info.details.get("license_note") else "",
         source_section=info.description + attribution,
         counts_table=_counts_table(counts),
         tasks_table=_tasks_table(records),
