@@ -1,6 +1,10 @@
-"""`mmsy eval`: the evaluation command. The lead's `cli.py` calls `add_commands(subparsers)`.
+"""`mmsy eval` and `mmsy merge`. The lead's `cli.py` calls `add_commands(subparsers)`.
 
 mmsy eval --model llava-hf/llava-1.5-7b-hf --dataset ./mmsy --out runs/llava --mode letter
+mmsy eval --model llava-hf/llava-1.5-7b-hf --dataset ./mmsy --out runs/llava --shard 0/4   # ... 3/4
+mmsy merge runs/llava --out runs/llava
+mmsy eval --api-base http://localhost:8000/v1 --api-model Qwen/Qwen2-VL-2B-Instruct --dataset ./mmsy \
+    --out runs/qwen-api --mode text
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         description="Run the MM-SY protocol on a vision-language model. A run killed midway resumes "
         "when restarted with the same arguments.",
     )
-    p.add_argument("--model", required=True, help="Hub id or local folder of the model")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="Hub id or local folder of the model (with --api-base: a label, default the --api-model name)",
+    )
     p.add_argument("--adapter", default=None, help="adapter name (default: detected from config.json)")
     p.add_argument("--dataset", required=True, help="MM-SY Hub-layout folder or Hub dataset id")
     p.add_argument("--out", required=True, type=Path, help="output folder")
@@ -64,14 +72,71 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-bootstrap", type=int, default=1000)
     p.add_argument("--overwrite", action="store_true", help="delete an existing run in --out")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="run only shard I of N (0-based) into OUT/shard-I-of-N; join the shards with `mmsy merge`. "
+        "'auto': RANK/WORLD_SIZE (accelerate launch, torchrun) or the SLURM job array's task id/count",
+    )
+    api = p.add_argument_group("OpenAI-compatible HTTP server (closed models, vLLM, TGI, ...)")
+    api.add_argument("--api-base", default=None, help="base URL with /v1, e.g. http://localhost:8000/v1")
+    api.add_argument("--api-model", default=None, help="model name sent with each request")
+    api.add_argument(
+        "--api-key-env",
+        default="OPENAI_API_KEY",
+        help="environment variable holding the API key (default OPENAI_API_KEY; never written anywhere)",
+    )
+    api.add_argument("--max-concurrency", type=int, default=8, help="requests in flight at once (default 8)")
+    api.add_argument("--timeout", type=float, default=60.0, help="seconds per request attempt (default 60)")
+    api.add_argument("--retries", type=int, default=5, help="extra attempts on 429 / 5xx / timeout (default 5)")
+    api.add_argument("--top-logprobs", type=int, default=20, help="letter mode: alternatives per position")
     p.set_defaults(handler=run_eval_command)
+
+    m = subparsers.add_parser(
+        "merge",
+        help="merge the shard folders of a `mmsy eval --shard` run into one run folder",
+        description="Check that the shards come from one model, one set of settings and one dataset version, "
+        "that shards 0..N-1 are all there once and finished, then write predictions and transcripts in dataset "
+        "order and recompute metrics and plots.",
+    )
+    m.add_argument(
+        "shards",
+        nargs="+",
+        type=Path,
+        metavar="SHARD_DIR",
+        help="shard folders, or the --out folder holding shard-I-of-N subfolders",
+    )
+    m.add_argument("--out", required=True, type=Path, help="folder of the merged run")
+    m.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    m.set_defaults(handler=run_merge_command)
 
 
 def config_from_args(args: argparse.Namespace) -> object:
-    from mmsy_dataset.engine.config import EvalConfig
+    from mmsy_dataset.engine.config import ApiSettings, EvalConfig
+    from mmsy_dataset.engine.shard import Shard
+    from mmsy_dataset.errors import MmsyError
 
+    api = None
+    if args.api_base is not None:
+        if not (args.api_model or args.model):
+            raise MmsyError("--api-base needs --api-model (the model name the server knows)")
+        api = ApiSettings(
+            base=args.api_base,
+            model=args.api_model or args.model,
+            key_env=args.api_key_env,
+            max_concurrency=args.max_concurrency,
+            timeout=args.timeout,
+            retries=args.retries,
+            top_logprobs=args.top_logprobs,
+        )
+    elif args.model is None:
+        raise MmsyError("--model is required (or --api-base and --api-model for a model behind an HTTP API)")
+    model = args.model or (api.model if api else "")
     return EvalConfig(
-        model=args.model,
+        model=model,
+        shard=Shard.parse(args.shard) if args.shard else None,
+        api=api,
         adapter=args.adapter,
         dataset=args.dataset,
         out=args.out,
@@ -103,6 +168,14 @@ def run_eval_command(args: argparse.Namespace) -> int:
     assert isinstance(config, EvalConfig)
     result = run_eval(config)
     print(f"wrote {result.folder.out}")
+    return 0
+
+
+def run_merge_command(args: argparse.Namespace) -> int:
+    from mmsy_dataset.engine.merge import merge_runs
+
+    out = merge_runs(args.shards, args.out, overwrite=args.overwrite)
+    print(f"wrote {out}")
     return 0
 
 

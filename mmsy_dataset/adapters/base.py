@@ -9,17 +9,19 @@ lm-evaluation-harness's model interface, but accept images and share prefixes.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from mmsy_dataset.engine.conversation import Conversation, Message
 
 if TYPE_CHECKING:
     import torch
 
+    from mmsy_dataset.engine.kv import TokenStats
     from mmsy_dataset.engine.requests import ScoreRequest, ScoreResult
 
 DType = Literal["auto", "float32", "float16", "bfloat16"]
@@ -48,7 +50,11 @@ def resolve_device(device: str) -> str:
 
     if device != "auto":
         return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        return "cpu"
+    # One process per GPU under `accelerate launch` / `torchrun` (with `--shard auto`).
+    local_rank = os.environ.get("LOCAL_RANK")
+    return f"cuda:{int(local_rank) % torch.cuda.device_count()}" if local_rank else "cuda"
 
 
 def resolve_dtype(dtype: DType, device: str) -> torch.dtype:
@@ -60,17 +66,66 @@ def resolve_dtype(dtype: DType, device: str) -> torch.dtype:
     return getattr(torch, dtype)
 
 
-class VLMAdapter(ABC):
-    """Base class of model adapters. Subclasses are registered with `register_adapter`."""
+class Scorer(Protocol):
+    """What the engine drives for one chunk of questions (`BatchedScorer` for local weights)."""
+
+    stats: TokenStats
+    fallbacks: int
+
+    def run(self, requests: Sequence[ScoreRequest], mode: str) -> list[ScoreResult]: ...
+
+
+class ModelAdapter(ABC):
+    """What the engine needs from any model, local or behind an HTTP API: a way to score a
+    chunk's requests, and the facts run.json records. Registered with `register_adapter`."""
 
     name: ClassVar[str] = ""
     model_types: ClassVar[tuple[str, ...]] = ()
     """`config.json` model_type values this adapter handles (auto-detection)."""
+    kv_sharing: ClassVar[str] = "shared-prefix"
+    """How round-1 work is reused across a question's requests (recorded in run.json stats)."""
+
+    device: str
+    model_id: str
+
+    @classmethod
+    @abstractmethod
+    def load(cls, source: str, options: LoadOptions) -> ModelAdapter:
+        """Load from a local folder or a Hub id."""
+
+    @abstractmethod
+    def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
+        """The exact prompt the model sees (for an API model: the messages, as JSON)."""
+
+    @abstractmethod
+    def make_scorer(self, batch_size: int, max_new_tokens: int) -> Scorer:
+        """A scorer for one chunk of questions; it may keep per-question state (KV caches)."""
+
+    def resolve_mode(self, mode: str) -> tuple[str, str | None]:
+        """The scoring mode this model can really run for `mode`, and why it differs (None if
+        it does not). Local models run every mode."""
+        return mode, None
+
+    def weights_info(self, source: str) -> dict[str, Any]:
+        """Fingerprint of the weights for run.json (merge and resume compare it)."""
+        from mmsy_dataset.engine.data import weights_fingerprint
+
+        return weights_fingerprint(source)
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for run.json."""
+        return {"adapter": self.name, "model_id": self.model_id, "device": self.device}
+
+    def run_stats(self) -> dict[str, Any]:
+        """Adapter counters for run.json `stats` (HTTP attempts, retries ...)."""
+        return {}
+
+
+class VLMAdapter(ModelAdapter):
+    """Base class of local (transformers) adapters: token-level primitives the engine batches."""
 
     model: Any
     tokenizer: Any
-    device: str
-    model_id: str
 
     @classmethod
     @abstractmethod
@@ -85,6 +140,16 @@ class VLMAdapter(ABC):
     @abstractmethod
     def encode(self, conversation: Conversation) -> EncodedPrompt:
         """Token ids of `render(conversation)`, image placeholders expanded."""
+
+    def encode_request(self, request: ScoreRequest) -> EncodedPrompt:
+        """Token ids of a request. Families whose image-token count depends on the image (any
+        resolution: LLaVA-NeXT, Qwen2-VL, Idefics3) override this to look at the image."""
+        return self.encode(request.conversation)
+
+    def request_image_inputs(self, requests: Sequence[ScoreRequest]) -> dict[str, torch.Tensor]:
+        """Model inputs for the images of `requests` (one per request). Families whose vision
+        side also reads text (InstructBLIP's Q-Former) override this."""
+        return self.image_inputs([r.image for r in requests])
 
     @abstractmethod
     def image_inputs(self, images: Sequence[bytes]) -> dict[str, torch.Tensor]:
@@ -188,6 +253,17 @@ class VLMAdapter(ABC):
     def generate_until(self, requests: Sequence[ScoreRequest], batch_size: int = 8) -> list[ScoreResult]:
         return self.score_requests(requests, "text", batch_size)
 
-    def describe(self) -> dict[str, Any]:
-        """Facts for run.json."""
-        return {"adapter": self.name, "model_id": self.model_id, "device": self.device}
+    def make_scorer(self, batch_size: int, max_new_tokens: int) -> Scorer:
+        from mmsy_dataset.engine.batched import BatchedScorer
+
+        return BatchedScorer(self, batch_size, max_new_tokens)
+
+    def position_offsets(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, image_inputs: dict[str, torch.Tensor] | None
+    ) -> torch.Tensor | None:
+        """Per row, next position id minus real-token count after a prefill (None: zero).
+
+        The engine numbers positions by real tokens; a family whose image tokens take fewer
+        rotary positions than tokens (Qwen2-VL's M-RoPE) reports the difference here, and the
+        engine adds it to every later position of that row."""
+        return None

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from mmsy_dataset.adapters.base import LoadOptions, VLMAdapter
+from mmsy_dataset.adapters.base import LoadOptions, ModelAdapter
 
-A = TypeVar("A", bound=type[VLMAdapter])
-_REGISTRY: dict[str, type[VLMAdapter]] = {}
+A = TypeVar("A", bound=type[ModelAdapter])
+_REGISTRY: dict[str, type[ModelAdapter]] = {}
 
 
 def register_adapter(name: str) -> Callable[[A], A]:
@@ -24,7 +24,7 @@ def register_adapter(name: str) -> Callable[[A], A]:
 
 def _ensure_builtins() -> None:
     # Importing the modules registers the built-in adapters.
-    from mmsy_dataset.adapters import llava  # noqa: F401
+    from mmsy_dataset.adapters import blip2, http, idefics3, internvl, llava, llava_next, qwen2_vl  # noqa: F401
 
 
 def available_adapters() -> list[str]:
@@ -32,7 +32,7 @@ def available_adapters() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_adapter(name: str) -> type[VLMAdapter]:
+def get_adapter(name: str) -> type[ModelAdapter]:
     """The adapter class registered as `name`; a miss names the closest match and all names."""
     _ensure_builtins()
     try:
@@ -70,7 +70,7 @@ def detect_adapter(source: str, trust_remote_code: bool = False) -> str:
     )
 
 
-def load_adapter(source: str, name: str | None = None, options: LoadOptions | None = None) -> VLMAdapter:
+def load_adapter(source: str, name: str | None = None, options: LoadOptions | None = None) -> ModelAdapter:
     options = options or LoadOptions()
     cls = get_adapter(name or detect_adapter(source, options.trust_remote_code))
     return cls.load(source, options)

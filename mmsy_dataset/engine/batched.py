@@ -54,9 +54,9 @@ class BatchedScorer:
         self._labels: dict[tuple[str, ...], dict[str, list[int]]] = {}
 
     # --- prefixes ----------------------------------------------------------------------------
-    def _prefill(self, keys: list[str], prefixes: list[list[int]], images: list[bytes]) -> None:
+    def _prefill(self, keys: list[str], prefixes: list[list[int]], owners: list[ScoreRequest]) -> None:
         for batch in _chunks(list(range(len(keys))), self.batch_size):
-            pixels = self.adapter.image_inputs([images[i] for i in batch])
+            pixels = self.adapter.request_image_inputs([owners[i] for i in batch])
             state = prefill(self.adapter, [prefixes[i] for i in batch], pixels, self.stats)
             self._states.append(state)
             for row, i in enumerate(batch):
@@ -67,7 +67,9 @@ class BatchedScorer:
         members: dict[str, list[int]] = defaultdict(list)
         for i, req in enumerate(requests):
             members[req.group].append(i)
-        keys, prefixes, images = [], [], []
+        keys: list[str] = []
+        prefixes: list[list[int]] = []
+        owners: list[ScoreRequest] = []
         for group, idx in members.items():
             if group in self._slots:
                 continue
@@ -81,11 +83,13 @@ class BatchedScorer:
                 )
             keys.append(group)
             prefixes.append(seqs[0][:length])
-            images.append(requests[idx[0]].image)
-        self._prefill(keys, prefixes, images)
+            owners.append(requests[idx[0]])
+        self._prefill(keys, prefixes, owners)
 
         slots: list[_Slot] = []
-        fallback_keys, fallback_prefixes, fallback_images = [], [], []
+        fallback_keys: list[str] = []
+        fallback_prefixes: list[list[int]] = []
+        fallback_owners: list[ScoreRequest] = []
         for i, req in enumerate(requests):
             slot = self._slots[req.group]
             ids = encoded[i].input_ids
@@ -95,11 +99,11 @@ class BatchedScorer:
             key = f"\0fallback:{len(self._slots)}:{i}"
             fallback_keys.append(key)
             fallback_prefixes.append(ids[:-1])
-            fallback_images.append(req.image)
+            fallback_owners.append(req)
             slots.append(_Slot(-1, -1, (len(fallback_keys) - 1,)))
         if fallback_keys:
             self.fallbacks += len(fallback_keys)
-            self._prefill(fallback_keys, fallback_prefixes, fallback_images)
+            self._prefill(fallback_keys, fallback_prefixes, fallback_owners)
             slots = [self._slots[fallback_keys[s.prefix[0]]] if s.state < 0 else s for s in slots]
         return slots
 
@@ -109,7 +113,7 @@ class BatchedScorer:
         scorer = {"letter": self._letters, "option": self._options, "text": self._generate}.get(mode)
         if scorer is None:
             raise ValueError(f"mode: unknown scoring mode {mode!r}; expected letter, option or text")
-        encoded = [self.adapter.encode(r.conversation) for r in requests]
+        encoded = [self.adapter.encode_request(r) for r in requests]
         slots = self._plan(requests, encoded)
         results = [
             ScoreResult(prompt=self.adapter.render(r.conversation), n_prompt_tokens=len(e.input_ids))

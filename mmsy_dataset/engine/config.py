@@ -7,11 +7,57 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from mmsy_dataset.engine.shard import Shard
 from mmsy_dataset.predictions import ScoringMode
 from mmsy_dataset.tasks import BENCHMARK_CONFIGS
 
 #: Settings that change speed or memory but never a score: a resumed run may change them.
 PERFORMANCE_ONLY = frozenset({"batch_size", "chunk_questions", "out", "overwrite", "progress"})
+#: The same for the HTTP adapter (`api`); the key's variable name is not a result either.
+API_PERFORMANCE_ONLY = frozenset({"max_concurrency", "timeout", "retries", "key_env"})
+
+
+class ApiSettings(BaseModel):
+    """An OpenAI-compatible chat-completions server (closed models, vLLM, TGI, ...). The key is
+    read from the environment variable `key_env` when the run starts and is never stored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    base: str
+    """Base URL up to and including `/v1` (requests go to `<base>/chat/completions`)."""
+    model: str
+    """Model name sent in each request."""
+    key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the API key (unset: no Authorization header)."""
+    max_concurrency: int = 8
+    """Requests in flight at once."""
+    timeout: float = 60.0
+    """Seconds per request attempt."""
+    retries: int = 5
+    """Extra attempts after a 429, a 5xx, a timeout or a dropped connection."""
+    top_logprobs: int = 20
+    """Letter mode: alternatives asked per position (OpenAI allows at most 20)."""
+
+    @field_validator("max_concurrency", "top_logprobs")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"expected >= 1, got {value}")
+        return value
+
+    @field_validator("retries")
+    @classmethod
+    def _not_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(f"expected >= 0, got {value}")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive_time(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError(f"expected > 0 seconds, got {value}")
+        return value
 
 
 class EvalConfig(BaseModel):
@@ -57,6 +103,20 @@ class EvalConfig(BaseModel):
     """Delete an existing run in `out` instead of resuming it."""
     progress: bool = True
     """Show progress bars."""
+    shard: Shard | None = None
+    """Run only this shard's questions, into `out/shard-<i>-of-<n>` (merge with `mmsy merge`)."""
+    api: ApiSettings | None = None
+    """Score through an OpenAI-compatible HTTP server instead of local weights."""
+
+    @property
+    def run_dir(self) -> Path:
+        """Where this run's files go: `out`, or its shard's subfolder."""
+        return self.out / self.shard.folder_name if self.shard is not None else self.out
+
+    @field_validator("shard")
+    @classmethod
+    def _valid_shard(cls, value: Shard | None) -> Shard | None:
+        return value.check() if value is not None else None
 
     @field_validator("configs")
     @classmethod
@@ -82,4 +142,7 @@ class EvalConfig(BaseModel):
 
     def settings(self) -> dict[str, Any]:
         """The result-defining settings, as JSON values (compared on resume)."""
-        return self.model_dump(mode="json", exclude=set(PERFORMANCE_ONLY))
+        exclude: dict[str, Any] = dict.fromkeys(PERFORMANCE_ONLY, True)
+        if self.api is not None:
+            exclude["api"] = dict.fromkeys(API_PERFORMANCE_ONLY, True)
+        return self.model_dump(mode="json", exclude=exclude)

@@ -39,7 +39,7 @@ class KVState:
 
     layers: list[tuple[torch.Tensor, torch.Tensor]]
     mask: torch.Tensor  # (rows, slots), 1 = real token
-    lengths: torch.Tensor  # (rows,), real tokens per row (next position id)
+    lengths: torch.Tensor  # (rows,), next position id: real tokens (+ the adapter's position offset)
     last_logits: torch.Tensor  # (rows, vocab) at each row's last real token
     stats: TokenStats = field(default_factory=TokenStats)
 
@@ -83,6 +83,9 @@ def prefill(
     stats.add(mask)
     lengths = mask.sum(-1)
     last = adapter.lm_logits(_gather_last(hidden, lengths))
+    offsets = adapter.position_offsets(ids, mask, image_inputs)
+    if offsets is not None:
+        lengths = lengths + offsets.to(lengths.device, lengths.dtype)
     return KVState(_cache_layers(cache), mask, lengths, last, stats)
 
 

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mmsy_dataset.adapters.base import LoadOptions, VLMAdapter
+from mmsy_dataset.adapters.base import LoadOptions, ModelAdapter
 from mmsy_dataset.engine.config import EvalConfig
-from mmsy_dataset.engine.data import load_records, package_versions, weights_fingerprint
+from mmsy_dataset.engine.data import load_records, package_versions
 from mmsy_dataset.engine.outputs import RunFolder
 from mmsy_dataset.engine.report import compute_metrics, summary_table, write_metrics, write_plots
 from mmsy_dataset.engine.runner import Dialogue, Engine
+from mmsy_dataset.engine.shard import select, write_shard_file
+from mmsy_dataset.predictions import ScoringMode
 from mmsy_dataset.schemas import QuestionRecord
 
 
@@ -56,12 +58,12 @@ def _progress(enabled: bool, console: Any) -> Any:
 
 def run_eval(
     config: EvalConfig,
-    adapter: VLMAdapter | None = None,
+    adapter: ModelAdapter | None = None,
     records: Sequence[QuestionRecord] | None = None,
     dataset_info: dict[str, Any] | None = None,
     console: Any = None,
 ) -> RunResult:
-    """Run (or resume) an evaluation into `config.out`.
+    """Run (or resume) an evaluation into `config.run_dir` (`out`, or its shard's subfolder).
 
     `adapter` and `records` may be given directly (tests, notebooks); otherwise they are loaded
     from `config.model` / `config.dataset`.
@@ -70,7 +72,7 @@ def run_eval(
     from rich.console import Console
 
     console = console or Console(stderr=True)
-    folder = RunFolder(config.out)
+    folder = RunFolder(config.run_dir)
     previous = folder.start(config.settings(), config.overwrite)
     done = folder.finished_ids() if previous is not None else set()
 
@@ -79,17 +81,30 @@ def run_eval(
     else:
         records = [r for r in records if r.config in config.configs]
     dataset_info = dataset_info or {"source": config.dataset}
+    if config.shard is not None:
+        total = len(records)
+        records, positions = select(records, config.shard)
+        write_shard_file(folder.out, config.shard, positions, total)
     torch.manual_seed(config.seed)
-    if adapter is None:
+    if adapter is None and config.api is not None:
+        from mmsy_dataset.adapters.http import OpenAIAdapter
+
+        adapter = OpenAIAdapter.from_settings(config.api)
+    elif adapter is None:
         from mmsy_dataset.adapters.registry import load_adapter
 
         options = LoadOptions(config.device, config.dtype, config.trust_remote_code)
         adapter = load_adapter(config.model, config.adapter, options)
+    mode_name, fallback = adapter.resolve_mode(config.mode.value)
+    mode = ScoringMode(mode_name)
+    if fallback:
+        console.print(f"[yellow]scoring in {mode.value} mode instead of {config.mode.value}: {fallback}[/]")
 
     info: dict[str, Any] = {
         "settings": config.settings(),
         "performance": {"batch_size": config.batch_size, "chunk_questions": config.chunk_questions},
-        "model": {**adapter.describe(), "weights": weights_fingerprint(config.model)},
+        "model": {**adapter.describe(), "weights": adapter.weights_info(config.model)},
+        "mode": {"requested": config.mode.value, "used": mode.value, "fallback": fallback},
         "dataset": dataset_info,
         "versions": package_versions(),
         "started": (previous or {}).get("started", _now()),
@@ -101,7 +116,7 @@ def run_eval(
     todo = [r for r in records if r.id not in done]
     engine = Engine(
         adapter,
-        config.mode,
+        mode,
         prompt_baseline=config.prompt_baseline,
         batch_size=config.batch_size,
         chunk_questions=config.chunk_questions,
@@ -131,14 +146,16 @@ def run_eval(
     predictions = folder.predictions()
     report = None
     if predictions:
-        field = "scores_norm" if config.mode.value == "option" and config.option_choice == "norm" else "scores"
+        field = "scores_norm" if mode is ScoringMode.OPTION and config.option_choice == "norm" else "scores"
         report = compute_metrics(predictions, config.n_bootstrap, config.seed, field)
         write_metrics(folder.out, report)
         write_plots(folder.out, report, title=f"({adapter.model_id})")
-        console.print(summary_table(report, title=f"MM-SY · {adapter.model_id} · {config.mode.value} mode"))
+        console.print(summary_table(report, title=f"MM-SY · {adapter.model_id} · {mode.value} mode"))
     info["finished"] = _now()
     info["stats"] = {
         **engine.stats.as_dict(),
+        "kv_sharing": adapter.kv_sharing,
+        **adapter.run_stats(),
         "skipped_finished": len(records) - len(todo),
         "seconds": round(elapsed, 3),
         "dialogues_per_second": round(len(todo) / elapsed, 3) if elapsed > 0 else None,

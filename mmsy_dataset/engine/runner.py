@@ -9,14 +9,14 @@ a killed run loses at most one chunk.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmsy_dataset.adapters.base import VLMAdapter
+from mmsy_dataset.adapters.base import ModelAdapter, Scorer
 from mmsy_dataset.engine import protocol
-from mmsy_dataset.engine.batched import BatchedScorer
 from mmsy_dataset.engine.extract import extract_choice
 from mmsy_dataset.engine.requests import ScoreRequest, ScoreResult
 from mmsy_dataset.predictions import Prediction, ScoringMode, Turn
@@ -90,7 +90,7 @@ Sink = Callable[[list[Dialogue]], None]
 class Engine:
     def __init__(
         self,
-        adapter: VLMAdapter,
+        adapter: ModelAdapter,
         mode: ScoringMode,
         *,
         prompt_baseline: bool = False,
@@ -131,7 +131,7 @@ class Engine:
         return finished
 
     def _run_chunk(self, chunk: dict[str, list[QuestionRecord]]) -> list[Dialogue]:
-        scorer = BatchedScorer(self.adapter, self.batch_size, self.max_new_tokens)
+        scorer = self.adapter.make_scorer(self.batch_size, self.max_new_tokens)
         firsts = [records[0] for records in chunk.values()]
         round1 = self._score(scorer, list(chunk), firsts, [protocol.round1_conversation(r) for r in firsts])
         dialogues: list[Dialogue] = []
@@ -163,7 +163,7 @@ class Engine:
 
     def _score(
         self,
-        scorer: BatchedScorer,
+        scorer: Scorer,
         keys: list[str],
         records: list[QuestionRecord],
         convs: list[Any],
@@ -182,5 +182,7 @@ class Engine:
             return Turn(round=round_, choice=extraction.choice, text=result.text)
         assert result.scores is not None
         basis = result.scores_norm if self.option_choice == "norm" and result.scores_norm else result.scores
-        choice = record.letters()[max(range(len(basis)), key=basis.__getitem__)]
+        # No score at all (an API that returned none of the labels): a failure, never a guess.
+        best = max(range(len(basis)), key=basis.__getitem__)
+        choice = record.letters()[best] if basis[best] > -math.inf else None
         return Turn(round=round_, scores=result.scores, scores_norm=result.scores_norm, choice=choice)

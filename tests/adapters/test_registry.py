@@ -22,3 +22,13 @@ def test_detect_from_config_json(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "mystery"}))
     with pytest.raises(KeyError, match="no adapter for model_type 'mystery'"):
         detect_adapter(str(tmp_path))
+
+
+def test_every_family_is_registered_and_detected(tmp_path):
+    expected = {"llava": "llava", "llava_next": "llava_next", "blip-2": "blip2", "instructblip": "instructblip",
+                "qwen2_vl": "qwen2_vl", "qwen2_5_vl": "qwen2_5_vl", "idefics3": "idefics3",
+                "internvl": "internvl"}
+    for model_type, name in expected.items():
+        (tmp_path / "config.json").write_text(json.dumps({"model_type": model_type}))
+        assert detect_adapter(str(tmp_path)) == name
+    assert "openai" in available_adapters()

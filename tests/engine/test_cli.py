@@ -33,3 +33,21 @@ def test_eval_from_folders_with_detection_and_limit(tmp_path):
     run = json.loads((out / "run.json").read_text())
     assert run["dataset"]["records"] == {"sycophancy": 2, "correction_with_answer": 2}
     assert run["model"]["weights"]["files"] and run["settings"]["trust_remote_code"] is False
+
+
+def test_shard_and_api_flags_map_to_config(tmp_path):
+    from mmsy_dataset.errors import MmsyError
+
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["eval", "--dataset", "d", "--out", str(tmp_path), "--shard", "1/4",
+                              "--api-base", "http://127.0.0.1:9/v1", "--api-model", "m", "--api-key-env", "K",
+                              "--max-concurrency", "3", "--timeout", "7", "--retries", "2"])
+    config = config_from_args(args)
+    assert config.shard.index == 1 and config.run_dir == tmp_path / "shard-1-of-4"
+    assert config.model == "m" and config.api.key_env == "K" and config.api.max_concurrency == 3
+    assert "key_env" not in config.settings()["api"] and "timeout" not in config.settings()["api"]
+    with pytest.raises(MmsyError, match="--model is required"):
+        config_from_args(parser.parse_args(["eval", "--dataset", "d", "--out", "o"]))
+    with pytest.raises(ValueError, match="expected 'i/n'"):
+        config_from_args(parser.parse_args(["eval", "--model", "m", "--dataset", "d", "--out", "o", "--shard", "4"]))

@@ -1,0 +1,159 @@
+"""Idefics3 / SmolVLM adapter, written for `HuggingFaceM4/Idefics3-8B-Llama3` and
+`HuggingFaceTB/SmolVLM-Instruct` (both `model_type` idefics3).
+
+Chat format (the checkpoints' chat template):
+
+    <|begin_of_text|>User:<image>{prompt}<end_of_utterance>\\nAssistant: {answer}<end_of_utterance>\\n
+    User: {push}<end_of_utterance>\\nAssistant:
+
+(one line; a turn that starts with its image has no space after the colon). The image is split
+into a grid of crops plus a global view, each written as `<fake_token_around_image>`, a
+`<row_i_col_j>` (or `<global-img>`) tag and `image_seq_len` image tokens; the grid depends on
+the image size, so requests are encoded with their image (the expansion is cached per image).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mmsy_dataset.adapters.base import EncodedPrompt, LoadOptions, VLMAdapter, resolve_device, resolve_dtype
+from mmsy_dataset.adapters.registry import register_adapter
+from mmsy_dataset.engine.conversation import Conversation
+from mmsy_dataset.engine.requests import ScoreRequest
+
+IMAGE = "<image>"
+END = "<end_of_utterance>"
+CACHE_IMAGES = 256
+
+
+@dataclass(frozen=True)
+class _Image:
+    pixel_values: Any  # (crops, 3, H, W)
+    pixel_mask: Any  # (crops, H, W)
+    expansion: str  # what replaces the image placeholder in the text
+
+
+@register_adapter("idefics3")
+class Idefics3Adapter(VLMAdapter):
+    name = "idefics3"
+    model_types = ("idefics3",)
+
+    def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
+        self.model = model.eval()
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.device = str(device or next(model.parameters()).device)
+        self.model_id = model_id or str(getattr(model.config, "_name_or_path", ""))
+        self.image_token_id = int(model.config.image_token_id)
+        self._images: OrderedDict[str, _Image] = OrderedDict()
+
+    @classmethod
+    def load(cls, source: str, options: LoadOptions) -> Idefics3Adapter:
+        from transformers import AutoProcessor, Idefics3ForConditionalGeneration
+
+        device = resolve_device(options.device)
+        loader: Any = Idefics3ForConditionalGeneration
+        model = loader.from_pretrained(
+            source,
+            dtype=resolve_dtype(options.dtype, device),
+            use_safetensors=True,
+            trust_remote_code=options.trust_remote_code,
+        ).to(device)
+        processor = AutoProcessor.from_pretrained(source, trust_remote_code=options.trust_remote_code)
+        return cls(model, processor, model_id=source, device=device)
+
+    # --- formatting -------------------------------------------------------------------------
+    def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
+        parts = [str(self.tokenizer.bos_token or "")]
+        for message in conversation:
+            role = message.role.capitalize()
+            head = f"{role}:{IMAGE}" if message.image else f"{role}: "
+            parts.append(f"{head}{message.text}{END}\n")
+        if add_generation_prompt:
+            parts.append("Assistant:")
+        return "".join(parts)
+
+    def _tokenize(self, text: str) -> list[int]:
+        # The template writes the BOS itself.
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _processed(self, image: bytes) -> _Image:
+        key = hashlib.sha256(image).hexdigest()
+        if key in self._images:
+            self._images.move_to_end(key)
+            return self._images[key]
+        from PIL import Image
+
+        pil = Image.open(io.BytesIO(image)).convert("RGB")
+        out = self.processor.image_processor([[pil]], return_tensors="pt", return_row_col_info=True)
+        expansion = self.processor.replace_image_token(out, 0)
+        self._images[key] = _Image(out["pixel_values"][0], out["pixel_attention_mask"][0], str(expansion))
+        while len(self._images) > CACHE_IMAGES:
+            self._images.popitem(last=False)
+        return self._images[key]
+
+    def encode(self, conversation: Conversation) -> EncodedPrompt:
+        if any(m.image for m in conversation):
+            raise ValueError("idefics3: image tokens depend on the image; encode the request (encode_request)")
+        return EncodedPrompt(self._tokenize(self.render(conversation)))
+
+    def encode_request(self, request: ScoreRequest) -> EncodedPrompt:
+        image = self._processed(request.image)
+        ids = self._tokenize(self.render(request.conversation).replace(IMAGE, image.expansion))
+        positions = [i for i, t in enumerate(ids) if t == self.image_token_id]
+        expected = image.expansion.count(IMAGE) * sum(m.image for m in request.conversation)
+        if len(positions) != expected:
+            raise ValueError(
+                f"idefics3: question {request.group}: expected {expected} image tokens, found {len(positions)}; "
+                "does a message text contain the image placeholder?"
+            )
+        return EncodedPrompt(ids, positions)
+
+    def image_inputs(self, images: Sequence[bytes]) -> dict[str, Any]:
+        import torch
+
+        done = [self._processed(b) for b in images]
+        most = max(p.pixel_values.shape[0] for p in done)
+        # All-zero crops are padding: the model drops them (as the processor pads a batch).
+        pixels = torch.zeros((len(done), most, *done[0].pixel_values.shape[1:]), dtype=done[0].pixel_values.dtype)
+        masks = torch.zeros((len(done), most, *done[0].pixel_mask.shape[1:]), dtype=done[0].pixel_mask.dtype)
+        for i, p in enumerate(done):
+            pixels[i, : p.pixel_values.shape[0]] = p.pixel_values
+            masks[i, : p.pixel_mask.shape[0]] = p.pixel_mask
+        dtype = next(self.model.parameters()).dtype
+        return {"pixel_values": pixels.to(self.device, dtype), "pixel_attention_mask": masks.to(self.device)}
+
+    # --- forward ----------------------------------------------------------------------------
+    def hidden_states(
+        self,
+        input_ids: Any,
+        attention_mask: Any,
+        position_ids: Any,
+        cache: Any,
+        image_inputs: dict[str, Any] | None = None,
+    ) -> Any:
+        out = self.model.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            cache=cache,
+            use_cache=True,
+            **(image_inputs or {}),
+        )
+        return out.last_hidden_state
+
+    def lm_logits(self, hidden: Any) -> Any:
+        return self.model.lm_head(hidden).float()
+
+    def make_cache(self, layers: list[tuple[Any, Any]] | None) -> Any:
+        from transformers import DynamicCache
+
+        return DynamicCache(ddp_cache_data=layers) if layers else DynamicCache()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "image_tokens": "per image (crops + global view)"}

@@ -1,0 +1,150 @@
+"""InternVL adapter (transformers-native `-hf` checkpoints), written for
+`OpenGVLab/InternVL3-1B-hf`.
+
+Chat format: the checkpoint's own `chat_template` (ChatML for InternVL3, whose language model is
+Qwen2.5), with the image written as the context token followed by a newline; the answer follows
+`<|im_start|>assistant\\n` directly, so `answer_prefix` is empty. Each image placeholder expands
+to `<img>` + `image_seq_length` context tokens per tile + `</img>`; the number of tiles
+(`crop_to_patches`: a grid matched to the aspect ratio, plus a thumbnail) depends on the image,
+so requests are encoded with their image (the tiling is cached per image).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mmsy_dataset.adapters.base import EncodedPrompt, LoadOptions, VLMAdapter, resolve_device, resolve_dtype
+from mmsy_dataset.adapters.llava_next import template_messages
+from mmsy_dataset.adapters.registry import register_adapter
+from mmsy_dataset.engine.conversation import Conversation
+from mmsy_dataset.engine.requests import ScoreRequest
+
+CACHE_IMAGES = 256
+
+
+@dataclass(frozen=True)
+class _Image:
+    pixel_values: Any  # (tiles, 3, H, W)
+    expansion: str
+
+
+@register_adapter("internvl")
+class InternVLAdapter(VLMAdapter):
+    name = "internvl"
+    model_types = ("internvl",)
+
+    def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
+        if not getattr(processor, "chat_template", None):
+            raise ValueError(f"{model_id or self.name}: the processor has no chat_template; use the checkpoint's")
+        self.model = model.eval()
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.device = str(device or next(model.parameters()).device)
+        self.model_id = model_id or str(getattr(model.config, "_name_or_path", ""))
+        self.image_token_id = int(model.config.image_token_id)
+        self.image_token = str(processor.image_token)
+        self._images: OrderedDict[str, _Image] = OrderedDict()
+
+    @classmethod
+    def load(cls, source: str, options: LoadOptions) -> InternVLAdapter:
+        from transformers import AutoProcessor, InternVLForConditionalGeneration
+
+        device = resolve_device(options.device)
+        loader: Any = InternVLForConditionalGeneration
+        model = loader.from_pretrained(
+            source,
+            dtype=resolve_dtype(options.dtype, device),
+            use_safetensors=True,
+            trust_remote_code=options.trust_remote_code,
+        ).to(device)
+        processor = AutoProcessor.from_pretrained(source, trust_remote_code=options.trust_remote_code)
+        return cls(model, processor, model_id=source, device=device)
+
+    # --- formatting -------------------------------------------------------------------------
+    def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
+        return str(
+            self.processor.apply_chat_template(
+                template_messages(conversation), add_generation_prompt=add_generation_prompt, tokenize=False
+            )
+        )
+
+    def answer_prefix(self) -> str:
+        return ""
+
+    def _tokenize(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _processed(self, image: bytes) -> _Image:
+        key = hashlib.sha256(image).hexdigest()
+        if key in self._images:
+            self._images.move_to_end(key)
+            return self._images[key]
+        from PIL import Image
+
+        pil = Image.open(io.BytesIO(image)).convert("RGB")
+        # The checkpoint's own tiling settings (`crop_to_patches`, `max_patches`), as the processor uses.
+        out = self.processor.image_processor([pil], return_tensors="pt")
+        expansion = self.processor.replace_image_token({"num_patches": [int(out["num_patches"][0])]}, 0)
+        self._images[key] = _Image(out["pixel_values"], str(expansion))
+        while len(self._images) > CACHE_IMAGES:
+            self._images.popitem(last=False)
+        return self._images[key]
+
+    def encode(self, conversation: Conversation) -> EncodedPrompt:
+        if any(m.image for m in conversation):
+            raise ValueError("internvl: image tokens depend on the image; encode the request (encode_request)")
+        return EncodedPrompt(self._tokenize(self.render(conversation)))
+
+    def encode_request(self, request: ScoreRequest) -> EncodedPrompt:
+        image = self._processed(request.image)
+        ids = self._tokenize(self.render(request.conversation).replace(self.image_token, image.expansion))
+        positions = [i for i, t in enumerate(ids) if t == self.image_token_id]
+        expected = image.expansion.count(self.image_token) * sum(m.image for m in request.conversation)
+        if len(positions) != expected:
+            raise ValueError(
+                f"internvl: question {request.group}: expected {expected} image tokens, found {len(positions)}; "
+                "does a message text contain the image placeholder?"
+            )
+        return EncodedPrompt(ids, positions)
+
+    def image_inputs(self, images: Sequence[bytes]) -> dict[str, Any]:
+        import torch
+
+        # Tiles of all images, in order: the model scatters them onto the context tokens in order.
+        pixels = torch.cat([self._processed(b).pixel_values for b in images])
+        return {"pixel_values": pixels.to(self.device, next(self.model.parameters()).dtype)}
+
+    # --- forward ----------------------------------------------------------------------------
+    def hidden_states(
+        self,
+        input_ids: Any,
+        attention_mask: Any,
+        position_ids: Any,
+        cache: Any,
+        image_inputs: dict[str, Any] | None = None,
+    ) -> Any:
+        out = self.model.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            cache=cache,
+            use_cache=True,
+            **(image_inputs or {}),
+        )
+        return out.last_hidden_state
+
+    def lm_logits(self, hidden: Any) -> Any:
+        return self.model.lm_head(hidden).float()
+
+    def make_cache(self, layers: list[tuple[Any, Any]] | None) -> Any:
+        from transformers import DynamicCache
+
+        return DynamicCache(ddp_cache_data=layers) if layers else DynamicCache()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "image_tokens": "per image (tiles + thumbnail)"}

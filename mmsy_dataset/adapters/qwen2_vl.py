@@ -1,0 +1,193 @@
+"""Qwen2-VL adapter, written for `Qwen/Qwen2-VL-2B-Instruct`.
+
+Chat format (ChatML, as the checkpoint's chat template writes it, default system prompt
+included when the conversation has none):
+
+    <|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n
+    <|im_start|>user\\n<|vision_start|><|image_pad|><|vision_end|>{prompt}<|im_end|>\\n
+    <|im_start|>assistant\\n{answer}<|im_end|>\\n<|im_start|>user\\n{push}<|im_end|>\\n<|im_start|>assistant\\n
+
+(without the line breaks after each `\\n`). The answer follows `assistant\\n` directly, so
+`answer_prefix` is empty. Images keep their aspect ratio (dynamic resolution): the number of
+`<|image_pad|>` tokens is (grid_h x grid_w) / merge^2 of each image, so requests are encoded
+with their image.
+
+Positions: M-RoPE gives the image tokens 2-D (height, width) positions, so the text after an
+image starts at a position smaller than its token index. After the prefill we report that
+difference per row (`position_offsets`, the model's `rope_deltas`) and the engine adds it to
+every later position; later tokens are text, whose three M-RoPE components are equal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mmsy_dataset.adapters.base import EncodedPrompt, LoadOptions, VLMAdapter, resolve_device, resolve_dtype
+from mmsy_dataset.adapters.registry import register_adapter
+from mmsy_dataset.engine.conversation import Conversation
+from mmsy_dataset.engine.requests import ScoreRequest
+
+DEFAULT_SYSTEM = "You are a helpful assistant."
+IMAGE_SPAN = "<|vision_start|><|image_pad|><|vision_end|>"
+CACHE_IMAGES = 256
+
+
+@dataclass(frozen=True)
+class _Image:
+    pixel_values: Any  # (patches, channels * temporal * patch * patch)
+    grid_thw: Any  # (3,)
+    n_tokens: int
+
+
+@register_adapter("qwen2_vl")
+class Qwen2VLAdapter(VLMAdapter):
+    name = "qwen2_vl"
+    model_types = ("qwen2_vl",)
+    model_class = "Qwen2VLForConditionalGeneration"
+
+    def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
+        self.model = model.eval()
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.device = str(device or next(model.parameters()).device)
+        self.model_id = model_id or str(getattr(model.config, "_name_or_path", ""))
+        self.image_token_id = int(model.config.image_token_id)
+        self.image_token = str(processor.image_token)
+        self._images: OrderedDict[str, _Image] = OrderedDict()
+
+    @classmethod
+    def load(cls, source: str, options: LoadOptions) -> Qwen2VLAdapter:
+        import transformers
+        from transformers import AutoProcessor
+
+        device = resolve_device(options.device)
+        loader: Any = getattr(transformers, cls.model_class)
+        model = loader.from_pretrained(
+            source,
+            dtype=resolve_dtype(options.dtype, device),
+            use_safetensors=True,
+            trust_remote_code=options.trust_remote_code,
+        ).to(device)
+        processor = AutoProcessor.from_pretrained(source, trust_remote_code=options.trust_remote_code)
+        return cls(model, processor, model_id=source, device=device)
+
+    # --- formatting -------------------------------------------------------------------------
+    def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
+        parts: list[str] = []
+        if not conversation or conversation[0].role != "system":
+            parts.append(f"<|im_start|>system\n{DEFAULT_SYSTEM}<|im_end|>\n")
+        for message in conversation:
+            image = IMAGE_SPAN if message.image else ""
+            parts.append(f"<|im_start|>{message.role}\n{image}{message.text}<|im_end|>\n")
+        if add_generation_prompt:
+            parts.append("<|im_start|>assistant\n")
+        return "".join(parts)
+
+    def answer_prefix(self) -> str:
+        return ""
+
+    def _tokenize(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _processed(self, image: bytes) -> _Image:
+        key = hashlib.sha256(image).hexdigest()
+        if key in self._images:
+            self._images.move_to_end(key)
+            return self._images[key]
+        from PIL import Image
+
+        out = self.processor.image_processor([Image.open(io.BytesIO(image)).convert("RGB")], return_tensors="pt")
+        grid = out["image_grid_thw"][0]
+        merge = int(self.processor.image_processor.merge_size)
+        self._images[key] = _Image(out["pixel_values"], grid, int(grid.prod()) // merge**2)
+        while len(self._images) > CACHE_IMAGES:
+            self._images.popitem(last=False)
+        return self._images[key]
+
+    def encode(self, conversation: Conversation) -> EncodedPrompt:
+        if any(m.image for m in conversation):
+            raise ValueError(f"{self.name}: image tokens depend on the image; encode the request (encode_request)")
+        return EncodedPrompt(self._tokenize(self.render(conversation)))
+
+    def encode_request(self, request: ScoreRequest) -> EncodedPrompt:
+        n = self._processed(request.image).n_tokens
+        text = self.render(request.conversation).replace(self.image_token, self.image_token * n)
+        ids = self._tokenize(text)
+        positions = [i for i, t in enumerate(ids) if t == self.image_token_id]
+        expected = n * sum(m.image for m in request.conversation)
+        if len(positions) != expected:
+            raise ValueError(
+                f"{self.name}: question {request.group}: expected {expected} image tokens, found {len(positions)}; "
+                "does a message text contain the image placeholder?"
+            )
+        return EncodedPrompt(ids, positions)
+
+    def image_inputs(self, images: Sequence[bytes]) -> dict[str, Any]:
+        import torch
+
+        done = [self._processed(b) for b in images]
+        dtype = next(self.model.parameters()).dtype
+        pixels = torch.cat([p.pixel_values for p in done]).to(self.device, dtype)
+        grids = torch.stack([p.grid_thw for p in done]).to(self.device)
+        return {"pixel_values": pixels, "image_grid_thw": grids}
+
+    # --- forward ----------------------------------------------------------------------------
+    def _rope(self, input_ids: Any, attention_mask: Any, image_inputs: dict[str, Any]) -> tuple[Any, Any]:
+        """(3-D M-RoPE positions, per-row deltas) of a prefill that holds images."""
+        types = (input_ids == self.image_token_id).int()
+        positions, deltas = self.model.model.get_rope_index(
+            input_ids, types, image_grid_thw=image_inputs["image_grid_thw"], attention_mask=attention_mask
+        )
+        return positions, deltas
+
+    def hidden_states(
+        self,
+        input_ids: Any,
+        attention_mask: Any,
+        position_ids: Any,
+        cache: Any,
+        image_inputs: dict[str, Any] | None = None,
+    ) -> Any:
+        if image_inputs:
+            # A prefill from position 0: the model's own M-RoPE positions for image and text.
+            position_ids, _ = self._rope(input_ids, attention_mask, image_inputs)
+        out = self.model.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            cache=cache,
+            use_cache=True,
+            **(image_inputs or {}),
+        )
+        return out.last_hidden_state
+
+    def position_offsets(self, input_ids: Any, attention_mask: Any, image_inputs: dict[str, Any] | None) -> Any:
+        if not image_inputs:
+            return None
+        return self._rope(input_ids, attention_mask, image_inputs)[1].reshape(-1)
+
+    def lm_logits(self, hidden: Any) -> Any:
+        return self.model.lm_head(hidden).float()
+
+    def make_cache(self, layers: list[tuple[Any, Any]] | None) -> Any:
+        from transformers import DynamicCache
+
+        return DynamicCache(ddp_cache_data=layers) if layers else DynamicCache()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "image_tokens": "per image (dynamic resolution)"}
+
+
+@register_adapter("qwen2_5_vl")
+class Qwen25VLAdapter(Qwen2VLAdapter):
+    """Qwen2.5-VL (`Qwen/Qwen2.5-VL-7B-Instruct`): the same chat format, tokens and M-RoPE
+    bookkeeping; a window-attention vision tower that the model class hides."""
+
+    name = "qwen2_5_vl"
+    model_types = ("qwen2_5_vl",)
+    model_class = "Qwen2_5_VLForConditionalGeneration"

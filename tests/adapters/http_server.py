@@ -1,0 +1,149 @@
+"""A real OpenAI-compatible server on 127.0.0.1 for HTTP adapter tests: `/v1/chat/completions`
+answered by the tiny LLaVA through its adapter (so replies and logprobs can be compared with
+the local engine), with scripted failures (429, 5xx, slowness) and bookkeeping of what it saw."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import torch
+
+from mmsy_dataset.engine.conversation import Message
+from mmsy_dataset.engine.kv import greedy, prefill
+
+
+@dataclass
+class Behaviour:
+    script: list[tuple[str, float]] = field(default_factory=list)
+    """Per request, in order: ("status", 429), ("sleep", seconds), ...; then normal answers."""
+    always: tuple[str, float] | None = None
+    """Applied to every request after the script (e.g. ("status", 500), ("sleep", 2))."""
+    logprobs: bool = True
+    """Whether the server honours `logprobs` (False: like a server without the feature)."""
+    delay: float = 0.0
+    """Seconds every answer takes (concurrency tests)."""
+    seen_auth: list[str] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    requests: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _conversation(messages: list[dict[str, Any]]) -> tuple[tuple[Message, ...], bytes]:
+    out, image = [], b""
+    for m in messages:
+        content = m["content"]
+        if isinstance(content, str):
+            out.append(Message(m["role"], content))
+            continue
+        text = "".join(p["text"] for p in content if p["type"] == "text")
+        urls = [p["image_url"]["url"] for p in content if p["type"] == "image_url"]
+        if urls:
+            image = base64.b64decode(urls[0].split(",", 1)[1])
+        out.append(Message(m["role"], text, image=bool(urls)))
+    return tuple(out), image
+
+
+def answer(adapter: Any, body: dict[str, Any], logprobs: bool) -> dict[str, Any]:
+    conv, image = _conversation(body["messages"])
+    if not image:  # the adapter's logprobs probe is text-only: give it any image
+        from tests.engine.helpers import png
+
+        conv, image = (Message(conv[0].role, conv[0].text, image=True), *conv[1:]), png((0, 0, 0))
+    ids = adapter.encode(conv).input_ids
+    state = prefill(adapter, [ids], adapter.image_inputs([image]))
+    usage = {"prompt_tokens": len(ids), "completion_tokens": 1}
+    if body.get("logprobs") and logprobs:
+        lp = torch.log_softmax(state.last_logits[0].float(), dim=-1)
+        k = int(body.get("top_logprobs", 0)) or 1
+        values, indices = lp.topk(min(k, lp.shape[0]))
+        tokens = [adapter.tokenizer.convert_ids_to_tokens(int(i)).replace("▁", " ") for i in indices]
+        top = [{"token": t, "logprob": float(v)} for t, v in zip(tokens, values, strict=True)]
+        content = [{"token": top[0]["token"], "logprob": top[0]["logprob"], "top_logprobs": top}]
+        return {"choices": [{"index": 0, "message": {"role": "assistant", "content": tokens[0]},
+                             "logprobs": {"content": content}}], "usage": usage}
+    reply = adapter.decode(greedy(adapter, state, int(body.get("max_tokens", 16)))[0])
+    return {"choices": [{"index": 0, "message": {"role": "assistant", "content": reply}}], "usage": usage}
+
+
+def _handler(adapter: Any, behaviour: Behaviour, model_lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:  # keep test output clean
+            pass
+
+        answered = False
+
+        def _leave(self) -> None:
+            """The request stops counting as in flight once its answer starts: after that, the
+            client may already be sending its next request while this thread still writes."""
+            if not self.answered:
+                self.answered = True
+                with behaviour.lock:
+                    behaviour.in_flight -= 1
+
+        def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+            self._leave()
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            self.answered = False
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            auth = self.headers.get("Authorization", "")
+            with behaviour.lock:
+                behaviour.seen_auth.append(auth)
+                behaviour.requests += 1
+                action = behaviour.script.pop(0) if behaviour.script else behaviour.always
+                behaviour.in_flight += 1
+                behaviour.max_in_flight = max(behaviour.max_in_flight, behaviour.in_flight)
+            try:
+                if self.path != "/v1/chat/completions":
+                    self._send(404, {"error": {"message": f"no route {self.path}"}})
+                    return
+                if action and action[0] == "status":
+                    # A careless server echoing the request's credentials in its error body.
+                    self._send(int(action[1]), {"error": {"message": f"overloaded (you sent {auth!r})"}},
+                               {"Retry-After": "0"} if action[1] == 429 else None)
+                    return
+                if action and action[0] == "sleep":
+                    time.sleep(action[1])
+                time.sleep(behaviour.delay)
+                with model_lock:
+                    reply = answer(adapter, body, behaviour.logprobs)
+                self._send(200, reply)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
+                pass
+            finally:
+                self._leave()
+
+    return Handler
+
+
+@contextmanager
+def serve(adapter: Any, behaviour: Behaviour | None = None) -> Iterator[tuple[str, Behaviour]]:
+    """(base URL with /v1, behaviour) of a server running in a thread until the block ends."""
+    behaviour = behaviour or Behaviour()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(adapter, behaviour, threading.Lock()))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", behaviour
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
