@@ -1,0 +1,247 @@
+"""The reference model's training loop: from scratch, on CPU, deterministic for a given seed.
+
+One process, `threads` torch threads, AdamW with linear warm-up and cosine decay, optional
+bf16 autocast (the weights and optimiser stay fp32). Batches hold examples of similar length
+(sorted within chunks, then shuffled), because dialogues are up to three times longer than
+round-1 questions and padding would waste most of a mixed batch. The loss is computed only
+at labelled positions, so the LM head never runs over image tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmsy_dataset.models.tiny import TinyLlavaConfig, save_tiny_llava
+from mmsy_dataset.reference.data import DEFAULT_MIX, IGNORE, Encoded, Encoder, Kind, make_dialogue, vocabulary_corpus
+from mmsy_dataset.reference.evaluate import round1_accuracy
+from mmsy_dataset.reference.model import REFERENCE_CONFIG, build_reference, count_parameters
+from mmsy_dataset.reference.pool import ImagePool, normalise, render_pool
+from mmsy_dataset.tasks import TASKS, Partition, Task
+
+#: Extra sampling weight of the tasks a small model finds hardest (measured on the prototypes).
+DEFAULT_TASK_WEIGHTS: dict[str, float] = {
+    "counting": 3.0,
+    "attribute": 2.0,
+    "positional_reasoning": 2.0,
+}
+
+
+@dataclass
+class TrainConfig:
+    model: TinyLlavaConfig = REFERENCE_CONFIG
+    steps: int = 3200
+    batch_size: int = 32
+    lr: float = 1.5e-3
+    min_lr_ratio: float = 0.05
+    warmup: int = 200
+    weight_decay: float = 0.05
+    grad_clip: float = 1.0
+    bf16: bool = False
+    threads: int = 2
+    seed: int = 0
+    images_per_task: int = 6000
+    eval_per_task: int = 40
+    eval_every: int = 800
+    chunk_batches: int = 16
+    render_workers: int = 2
+    mix: dict[Kind, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
+    task_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TASK_WEIGHTS))
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["mix"] = {k.value: v for k, v in self.mix.items()}
+        return data
+
+
+def tune_allocator() -> None:
+    """Keep freed memory in glibc's heap instead of returning it to the kernel.
+
+    Sequence lengths vary from batch to batch, so tensors of new sizes are allocated at every
+    step; by default glibc serves them with fresh mmaps and every page is faulted in and zeroed
+    again, which cost up to ten times the step's compute on the development machine.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        libc.mallopt(-3, 32 * 2**20)  # M_MMAP_THRESHOLD: largest allowed, keep tensors on the heap
+        libc.mallopt(-1, 2**31 - 1)  # M_TRIM_THRESHOLD: never give the heap's top back
+        libc.mallopt(-2, 256 * 2**20)  # M_TOP_PAD: grow the heap in large steps
+    except (OSError, AttributeError):
+        return
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    floor = cfg.lr * cfg.min_lr_ratio
+    return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def batches(pool: ImagePool, encoder: Encoder, cfg: TrainConfig) -> Iterator[list[Encoded]]:
+    """Endless, seeded stream of length-homogeneous batches."""
+    rng = random.Random(f"mmsy-reference-data|{cfg.seed}")
+    by_task = pool.by_task()
+    tasks = sorted(by_task)
+    task_weights = [cfg.task_weights.get(t.value, 1.0) for t in tasks]
+    kinds, kind_weights = list(cfg.mix), list(cfg.mix.values())
+    while True:
+        chunk = []
+        for _ in range(cfg.batch_size * cfg.chunk_batches):
+            task = rng.choices(tasks, task_weights)[0]
+            index = rng.choice(by_task[task])
+            kind = rng.choices(kinds, kind_weights)[0]
+            chunk.append(encoder.encode(make_dialogue(pool.items[index], kind, rng), index))
+        chunk.sort(key=lambda e: len(e.input_ids))
+        groups = [chunk[i : i + cfg.batch_size] for i in range(0, len(chunk), cfg.batch_size)]
+        rng.shuffle(groups)
+        yield from groups
+
+
+def collate(batch: list[Encoded], pool: ImagePool, processor: Any) -> dict[str, Any]:
+    import torch
+
+    width = max(len(e.input_ids) for e in batch)
+    pad = int(processor.tokenizer.pad_token_id)
+    ids = torch.full((len(batch), width), pad, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for b, e in enumerate(batch):
+        ids[b, : len(e.input_ids)] = torch.tensor(e.input_ids)
+        labels[b, : len(e.labels)] = torch.tensor(e.labels)
+        mask[b, : len(e.input_ids)] = 1
+    pixels = normalise(pool.pixels[[e.index for e in batch]], processor.image_processor)
+    return {"input_ids": ids, "attention_mask": mask, "pixel_values": pixels, "labels": labels}
+
+
+def loss_of(model: Any, inputs: dict[str, Any]) -> Any:
+    """Mean next-token cross-entropy over labelled (assistant) positions only."""
+    import torch
+
+    out = model.model(
+        input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], pixel_values=inputs["pixel_values"]
+    )
+    hidden = out.last_hidden_state[:, :-1]
+    targets = inputs["labels"][:, 1:]
+    keep = targets != IGNORE
+    logits = model.lm_head(hidden[keep]).float()
+    return torch.nn.functional.cross_entropy(logits, targets[keep])
+
+
+@dataclass
+class TrainResult:
+    model: Any
+    processor: Any
+    history: list[dict[str, Any]]
+    seconds: float
+
+
+def prepare(cfg: TrainConfig, cache_dir: Path | None, progress: bool) -> tuple[Any, Any, ImagePool, ImagePool]:
+    """Render pools, train the tokenizer, build the untrained model."""
+    side = cfg.model.image_size
+    counts = {task: cfg.images_per_task for task in TASKS}
+    train_pool = render_pool(counts, Partition.TRAIN, side, cfg.seed, cfg.render_workers, cache_dir, progress)
+    eval_counts = {task: cfg.eval_per_task for task in TASKS}
+    eval_pool = render_pool(eval_counts, Partition.BENCHMARK, side, cfg.seed, cfg.render_workers, cache_dir, progress)
+    model, processor = build_reference(vocabulary_corpus(train_pool.items), cfg.model)
+    return model, processor, train_pool, eval_pool
+
+
+def train(
+    cfg: TrainConfig,
+    out_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+    log: Any = print,
+) -> TrainResult:
+    """Train a reference model; writes checkpoints, `history.jsonl` and `train_config.json` to `out_dir`."""
+    import torch
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    tune_allocator()
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    model, processor, train_pool, eval_pool = prepare(cfg, cache_dir, progress)
+    log(f"model: {count_parameters(model):,} parameters, vocabulary {len(processor.tokenizer)}")
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "train_config.json").write_text(json.dumps(cfg.to_json(), indent=2, default=str) + "\n")
+    encoder = Encoder(processor.tokenizer, cfg.model.image_tokens)
+    decay = [p for p in model.parameters() if p.dim() > 1]
+    no_decay = [p for p in model.parameters() if p.dim() <= 1]
+    optimiser = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        betas=(0.9, 0.98),
+    )
+    history: list[dict[str, Any]] = []
+    stream = batches(train_pool, encoder, cfg)
+    started = time.monotonic()
+    running, seen = 0.0, 0
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
+    with Progress(*columns, TimeElapsedColumn(), TimeRemainingColumn(), disable=not progress) as bar:
+        job = bar.add_task("training", total=cfg.steps)
+        for step in range(cfg.steps):
+            for group in optimiser.param_groups:
+                group["lr"] = lr_at(step, cfg)
+            inputs = collate(next(stream), train_pool, processor)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                loss = loss_of(model, inputs)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimiser.step()
+            running += float(loss.detach())
+            seen += 1
+            bar.update(job, advance=1, description=f"training loss {running / seen:.3f}")
+            if not progress and (step + 1) % 100 == 0:
+                rate = (step + 1) * cfg.batch_size / (time.monotonic() - started)
+                log(f"step {step + 1}/{cfg.steps} loss {running / seen:.3f} {rate:.0f} samples/s")
+            last = step + 1 == cfg.steps
+            if cfg.eval_every and ((step + 1) % cfg.eval_every == 0 or last):
+                entry = _evaluate(model, processor, eval_pool, step + 1, running / seen, started)
+                history.append(entry)
+                running, seen = 0.0, 0
+                log(json.dumps(entry))
+                if out_dir is not None:
+                    with (out_dir / "history.jsonl").open("a") as fh:
+                        fh.write(json.dumps(entry) + "\n")
+                    save_tiny_llava(model.eval(), processor, out_dir / "checkpoint")
+                    model.train()
+    model.eval()
+    if out_dir is not None:
+        save_tiny_llava(model, processor, out_dir / "checkpoint")
+    return TrainResult(model, processor, history, time.monotonic() - started)
+
+
+def _evaluate(model: Any, processor: Any, pool: ImagePool, step: int, loss: float, started: float) -> dict[str, Any]:
+    result = round1_accuracy(model, processor, pool)
+    return {
+        "step": step,
+        "loss": round(loss, 4),
+        "minutes": round((time.monotonic() - started) / 60, 2),
+        "acc_r1": round(result.overall, 4),
+        "per_task": {k: round(v, 3) for k, v in result.per_task.items()},
+    }
+
+
+def parameters_changed(before: dict[str, Any], model: Any) -> list[str]:
+    """Names of parameters that differ from a `state_dict` copy (the recipe's smoke test)."""
+    import torch
+
+    return [n for n, p in model.state_dict().items() if not torch.equal(before[n], p)]
+
+
+__all__ = ["TASKS", "Task", "TrainConfig", "TrainResult", "lr_at", "parameters_changed", "train"]

@@ -1,0 +1,77 @@
+"""The training recipe: a few steps on a tiny budget change the weights, the same seed gives
+the same weights, and the recipe script writes a loadable checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from mmsy_dataset.reference.model import QUICK_CONFIG
+from mmsy_dataset.reference.train import TrainConfig, lr_at, parameters_changed, train
+
+QUICK = TrainConfig(
+    model=QUICK_CONFIG,
+    steps=4,
+    batch_size=8,
+    warmup=2,
+    images_per_task=4,
+    eval_per_task=2,
+    eval_every=0,
+    chunk_batches=2,
+    render_workers=1,
+    bf16=False,
+    threads=1,
+)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory):
+    cache = tmp_path_factory.mktemp("pools")
+    return cache, train(QUICK, cache_dir=cache, progress=False, log=lambda _: None)
+
+
+def test_a_few_steps_change_every_trained_parameter(trained) -> None:
+    from mmsy_dataset.reference.train import prepare
+
+    cache, result = trained
+    initial, _, _, _ = prepare(QUICK, cache, progress=False)  # the untrained model `train` started from
+    before = {k: v.clone() for k, v in initial.state_dict().items()}
+    changed = set(parameters_changed(before, result.model))
+    # LLaVA reads the second-to-last CLIP layer: the last layer and post-layernorm get no gradient.
+    last = f"encoder.layers.{QUICK.model.vision_layers - 1}."
+    unused = {n for n in before if last in n or "post_layernorm" in n}
+    assert changed == set(before) - unused
+
+
+def test_same_seed_same_model(trained) -> None:
+    import torch
+
+    cache, first = trained
+    second = train(QUICK, cache_dir=cache, progress=False, log=lambda _: None)
+    for (name, a), b in zip(first.model.state_dict().items(), second.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_schedule_warms_up_then_decays() -> None:
+    cfg = dataclasses.replace(QUICK, steps=100, warmup=10, lr=1e-3)
+    assert lr_at(0, cfg) < lr_at(9, cfg) == pytest.approx(1e-3)
+    assert lr_at(50, cfg) < 1e-3 and lr_at(99, cfg) == pytest.approx(cfg.lr * cfg.min_lr_ratio, rel=0.05)
+
+
+def test_recipe_script_quick_mode(tmp_path: Path) -> None:
+    from mmsy_dataset.reference import load_reference_model
+
+    script = Path(__file__).parents[2] / "baselines" / "reference_model" / "train.py"
+    spec = importlib.util.spec_from_file_location("reference_recipe", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "run"
+    assert module.main(["--quick", "--out", str(out), "--cache", str(tmp_path / "cache"), "--no-progress"]) == 0
+    model, processor = load_reference_model(out / "checkpoint")
+    assert (out / "history.jsonl").read_text().count("\n") == 2
+    assert model.config.vision_config.image_size == QUICK_CONFIG.image_size
+    assert processor.tokenizer.convert_tokens_to_ids("<image>") == model.config.image_token_id
