@@ -156,7 +156,9 @@ class VLMAdapter(ModelAdapter):
         """Model inputs for a batch of encoded images (pixel values ...), on the model's device."""
 
     # --- forward ----------------------------------------------------------------------------
-    @abstractmethod
+    # Defaults for transformers' composite VLMs (LLaVA, Idefics3, InternVL, Qwen2-VL, ...): the
+    # multimodal base model is `model.model`, the head `model.lm_head`, the cache a DynamicCache.
+    # Families built differently (BLIP-2's separate language model) override them.
     def hidden_states(
         self,
         input_ids: torch.Tensor,
@@ -166,14 +168,25 @@ class VLMAdapter(ModelAdapter):
         image_inputs: dict[str, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Last hidden states (batch, seq, hidden); `cache` (a transformers Cache) is extended in place."""
+        out = self.model.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            cache=cache,
+            use_cache=True,
+            **(image_inputs or {}),
+        )
+        return out.last_hidden_state
 
-    @abstractmethod
     def lm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Vocabulary logits of selected hidden states (kept apart to skip unneeded positions)."""
+        return self.model.lm_head(hidden).float()
 
-    @abstractmethod
     def make_cache(self, layers: list[tuple[torch.Tensor, torch.Tensor]] | None) -> Any:
         """A KV cache for this model, empty or holding one (keys, values) pair per layer."""
+        from transformers import DynamicCache
+
+        return DynamicCache(ddp_cache_data=layers) if layers else DynamicCache()
 
     # --- tokens -----------------------------------------------------------------------------
     @property

@@ -127,11 +127,6 @@ class Blip2Adapter(VLMAdapter):
     def lm_logits(self, hidden: Any) -> Any:
         return self.model.language_model.lm_head(hidden).float()
 
-    def make_cache(self, layers: list[tuple[Any, Any]] | None) -> Any:
-        from transformers import DynamicCache
-
-        return DynamicCache(ddp_cache_data=layers) if layers else DynamicCache()
-
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "image_tokens": self.n_query_tokens}
 

@@ -128,32 +128,5 @@ class Idefics3Adapter(VLMAdapter):
         dtype = next(self.model.parameters()).dtype
         return {"pixel_values": pixels.to(self.device, dtype), "pixel_attention_mask": masks.to(self.device)}
 
-    # --- forward ----------------------------------------------------------------------------
-    def hidden_states(
-        self,
-        input_ids: Any,
-        attention_mask: Any,
-        position_ids: Any,
-        cache: Any,
-        image_inputs: dict[str, Any] | None = None,
-    ) -> Any:
-        out = self.model.model(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            cache=cache,
-            use_cache=True,
-            **(image_inputs or {}),
-        )
-        return out.last_hidden_state
-
-    def lm_logits(self, hidden: Any) -> Any:
-        return self.model.lm_head(hidden).float()
-
-    def make_cache(self, layers: list[tuple[Any, Any]] | None) -> Any:
-        from transformers import DynamicCache
-
-        return DynamicCache(ddp_cache_data=layers) if layers else DynamicCache()
-
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "image_tokens": "per image (crops + global view)"}

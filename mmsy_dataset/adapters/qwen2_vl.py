@@ -171,14 +171,6 @@ class Qwen2VLAdapter(VLMAdapter):
             return None
         return self._rope(input_ids, attention_mask, image_inputs)[1].reshape(-1)
 
-    def lm_logits(self, hidden: Any) -> Any:
-        return self.model.lm_head(hidden).float()
-
-    def make_cache(self, layers: list[tuple[Any, Any]] | None) -> Any:
-        from transformers import DynamicCache
-
-        return DynamicCache(ddp_cache_data=layers) if layers else DynamicCache()
-
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "image_tokens": "per image (dynamic resolution)"}
 
