@@ -126,11 +126,29 @@ class VLMAdapter(ModelAdapter):
 
     model: Any
     tokenizer: Any
+    #: The transformers class the checkpoints of this family load with.
+    model_class: ClassVar[str] = ""
+
+    @abstractmethod
+    def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
+        """Wrap a loaded model and its processor: the constructor every local adapter has."""
 
     @classmethod
-    @abstractmethod
     def load(cls, source: str, options: LoadOptions) -> VLMAdapter:
-        """Load from a local folder or a Hub id."""
+        """Load from a local folder or a Hub id: safetensors only, remote code only when asked."""
+        import transformers
+        from transformers import AutoProcessor
+
+        device = resolve_device(options.device)
+        loader: Any = getattr(transformers, cls.model_class)
+        model = loader.from_pretrained(
+            source,
+            dtype=resolve_dtype(options.dtype, device),
+            use_safetensors=True,
+            trust_remote_code=options.trust_remote_code,
+        ).to(device)
+        processor = AutoProcessor.from_pretrained(source, trust_remote_code=options.trust_remote_code)
+        return cls(model, processor, model_id=source, device=device)
 
     # --- formatting -------------------------------------------------------------------------
     @abstractmethod

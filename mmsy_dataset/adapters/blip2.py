@@ -24,7 +24,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from mmsy_dataset.adapters.base import EncodedPrompt, LoadOptions, VLMAdapter, resolve_device, resolve_dtype
+from mmsy_dataset.adapters.base import EncodedPrompt, VLMAdapter
 from mmsy_dataset.adapters.registry import register_adapter
 from mmsy_dataset.engine.conversation import Conversation
 from mmsy_dataset.engine.requests import ScoreRequest
@@ -49,22 +49,6 @@ class Blip2Adapter(VLMAdapter):
         self.model_id = model_id or str(getattr(model.config, "_name_or_path", ""))
         self.image_token_id = int(model.config.image_token_id)
         self.n_query_tokens = int(model.config.num_query_tokens)
-
-    @classmethod
-    def load(cls, source: str, options: LoadOptions) -> Blip2Adapter:
-        import transformers
-        from transformers import AutoProcessor
-
-        device = resolve_device(options.device)
-        loader: Any = getattr(transformers, cls.model_class)
-        model = loader.from_pretrained(
-            source,
-            dtype=resolve_dtype(options.dtype, device),
-            use_safetensors=True,
-            trust_remote_code=options.trust_remote_code,
-        ).to(device)
-        processor = AutoProcessor.from_pretrained(source, trust_remote_code=options.trust_remote_code)
-        return cls(model, processor, model_id=source, device=device)
 
     # --- formatting -------------------------------------------------------------------------
     def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:

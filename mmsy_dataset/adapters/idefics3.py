@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mmsy_dataset.adapters.base import EncodedPrompt, LoadOptions, VLMAdapter, resolve_device, resolve_dtype
+from mmsy_dataset.adapters.base import EncodedPrompt, VLMAdapter
 from mmsy_dataset.adapters.registry import register_adapter
 from mmsy_dataset.engine.conversation import Conversation
 from mmsy_dataset.engine.requests import ScoreRequest
@@ -40,6 +40,7 @@ class _Image:
 
 @register_adapter("idefics3")
 class Idefics3Adapter(VLMAdapter):
+    model_class = "Idefics3ForConditionalGeneration"
     name = "idefics3"
     model_types = ("idefics3",)
 
@@ -51,21 +52,6 @@ class Idefics3Adapter(VLMAdapter):
         self.model_id = model_id or str(getattr(model.config, "_name_or_path", ""))
         self.image_token_id = int(model.config.image_token_id)
         self._images: OrderedDict[str, _Image] = OrderedDict()
-
-    @classmethod
-    def load(cls, source: str, options: LoadOptions) -> Idefics3Adapter:
-        from transformers import AutoProcessor, Idefics3ForConditionalGeneration
-
-        device = resolve_device(options.device)
-        loader: Any = Idefics3ForConditionalGeneration
-        model = loader.from_pretrained(
-            source,
-            dtype=resolve_dtype(options.dtype, device),
-            use_safetensors=True,
-            trust_remote_code=options.trust_remote_code,
-        ).to(device)
-        processor = AutoProcessor.from_pretrained(source, trust_remote_code=options.trust_remote_code)
-        return cls(model, processor, model_id=source, device=device)
 
     # --- formatting -------------------------------------------------------------------------
     def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:

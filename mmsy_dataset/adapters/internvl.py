@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mmsy_dataset.adapters.base import EncodedPrompt, LoadOptions, VLMAdapter, resolve_device, resolve_dtype
+from mmsy_dataset.adapters.base import EncodedPrompt, VLMAdapter
 from mmsy_dataset.adapters.llava_next import template_messages
 from mmsy_dataset.adapters.registry import register_adapter
 from mmsy_dataset.engine.conversation import Conversation
@@ -35,6 +35,7 @@ class _Image:
 
 @register_adapter("internvl")
 class InternVLAdapter(VLMAdapter):
+    model_class = "InternVLForConditionalGeneration"
     name = "internvl"
     model_types = ("internvl",)
 
@@ -49,21 +50,6 @@ class InternVLAdapter(VLMAdapter):
         self.image_token_id = int(model.config.image_token_id)
         self.image_token = str(processor.image_token)
         self._images: OrderedDict[str, _Image] = OrderedDict()
-
-    @classmethod
-    def load(cls, source: str, options: LoadOptions) -> InternVLAdapter:
-        from transformers import AutoProcessor, InternVLForConditionalGeneration
-
-        device = resolve_device(options.device)
-        loader: Any = InternVLForConditionalGeneration
-        model = loader.from_pretrained(
-            source,
-            dtype=resolve_dtype(options.dtype, device),
-            use_safetensors=True,
-            trust_remote_code=options.trust_remote_code,
-        ).to(device)
-        processor = AutoProcessor.from_pretrained(source, trust_remote_code=options.trust_remote_code)
-        return cls(model, processor, model_id=source, device=device)
 
     # --- formatting -------------------------------------------------------------------------
     def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:

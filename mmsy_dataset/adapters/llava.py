@@ -19,10 +19,7 @@ from typing import Any
 
 from mmsy_dataset.adapters.base import (
     EncodedPrompt,
-    LoadOptions,
     VLMAdapter,
-    resolve_device,
-    resolve_dtype,
 )
 from mmsy_dataset.adapters.registry import register_adapter
 from mmsy_dataset.engine.conversation import Conversation
@@ -32,6 +29,7 @@ IMAGE_TOKEN = "<image>"
 
 @register_adapter("llava")
 class LlavaAdapter(VLMAdapter):
+    model_class = "LlavaForConditionalGeneration"
     name = "llava"
     model_types = ("llava",)
 
@@ -44,21 +42,6 @@ class LlavaAdapter(VLMAdapter):
         self.image_token_id = int(model.config.image_token_id)
         self.image_token = str(getattr(processor, "image_token", IMAGE_TOKEN))
         self.n_image_tokens = self._count_image_tokens()
-
-    @classmethod
-    def load(cls, source: str, options: LoadOptions) -> LlavaAdapter:
-        from transformers import AutoProcessor, LlavaForConditionalGeneration
-
-        device = resolve_device(options.device)
-        loader: Any = LlavaForConditionalGeneration
-        model = loader.from_pretrained(
-            source,
-            dtype=resolve_dtype(options.dtype, device),
-            use_safetensors=True,
-            trust_remote_code=options.trust_remote_code,
-        ).to(device)
-        processor = AutoProcessor.from_pretrained(source, trust_remote_code=options.trust_remote_code)
-        return cls(model, processor, model_id=source, device=device)
 
     def _count_image_tokens(self) -> int:
         """Placeholders per image, as `LlavaProcessor` expands them: patches, plus the extra

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mmsy_dataset.adapters.base import EncodedPrompt, LoadOptions, resolve_device, resolve_dtype
+from mmsy_dataset.adapters.base import EncodedPrompt
 from mmsy_dataset.adapters.llava import IMAGE_TOKEN, LlavaAdapter
 from mmsy_dataset.adapters.registry import register_adapter
 from mmsy_dataset.engine.conversation import Conversation
@@ -46,6 +46,7 @@ def template_messages(conversation: Conversation) -> list[dict[str, Any]]:
 
 @register_adapter("llava_next")
 class LlavaNextAdapter(LlavaAdapter):
+    model_class = "LlavaNextForConditionalGeneration"
     name = "llava_next"
     model_types = ("llava_next",)
 
@@ -54,21 +55,6 @@ class LlavaNextAdapter(LlavaAdapter):
         if not getattr(processor, "chat_template", None):
             raise ValueError(f"{self.model_id}: the processor has no chat_template; LLaVA-NeXT needs the checkpoint's")
         self._images: OrderedDict[str, ProcessedImage] = OrderedDict()
-
-    @classmethod
-    def load(cls, source: str, options: LoadOptions) -> LlavaNextAdapter:
-        from transformers import AutoProcessor, LlavaNextForConditionalGeneration
-
-        device = resolve_device(options.device)
-        loader: Any = LlavaNextForConditionalGeneration
-        model = loader.from_pretrained(
-            source,
-            dtype=resolve_dtype(options.dtype, device),
-            use_safetensors=True,
-            trust_remote_code=options.trust_remote_code,
-        ).to(device)
-        processor = AutoProcessor.from_pretrained(source, trust_remote_code=options.trust_remote_code)
-        return cls(model, processor, model_id=source, device=device)
 
     def _count_image_tokens(self) -> int:
         return 0  # depends on each image (AnyRes): see `_processed`

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mmsy_dataset.adapters.base import EncodedPrompt, LoadOptions, VLMAdapter, resolve_device, resolve_dtype
+from mmsy_dataset.adapters.base import EncodedPrompt, VLMAdapter
 from mmsy_dataset.adapters.registry import register_adapter
 from mmsy_dataset.engine.conversation import Conversation
 from mmsy_dataset.engine.requests import ScoreRequest
@@ -59,22 +59,6 @@ class Qwen2VLAdapter(VLMAdapter):
         self.image_token_id = int(model.config.image_token_id)
         self.image_token = str(processor.image_token)
         self._images: OrderedDict[str, _Image] = OrderedDict()
-
-    @classmethod
-    def load(cls, source: str, options: LoadOptions) -> Qwen2VLAdapter:
-        import transformers
-        from transformers import AutoProcessor
-
-        device = resolve_device(options.device)
-        loader: Any = getattr(transformers, cls.model_class)
-        model = loader.from_pretrained(
-            source,
-            dtype=resolve_dtype(options.dtype, device),
-            use_safetensors=True,
-            trust_remote_code=options.trust_remote_code,
-        ).to(device)
-        processor = AutoProcessor.from_pretrained(source, trust_remote_code=options.trust_remote_code)
-        return cls(model, processor, model_id=source, device=device)
 
     # --- formatting -------------------------------------------------------------------------
     def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
