@@ -9,12 +9,15 @@ lm-evaluation-harness's model interface, but accept images and share prefixes.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from mmsy_dataset.engine.conversation import Conversation, Message
 
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from mmsy_dataset.engine.requests import ScoreRequest, ScoreResult
 
 DType = Literal["auto", "float32", "float16", "bfloat16"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,32 @@ class Scorer(Protocol):
     fallbacks: int
 
     def run(self, requests: Sequence[ScoreRequest], mode: str) -> list[ScoreResult]: ...
+
+
+class ImageCache(Generic[T]):
+    """Processed images by content hash, least recently used dropped first.
+
+    Families whose image processing decides the token count (tiling, dynamic resolution) need
+    the processed image both to encode a request and to build its inputs; caching by hash
+    processes each question's image once however many rounds and tones reuse it.
+    """
+
+    def __init__(self, process: Callable[[Any], T], size: int = 256) -> None:
+        self._process = process
+        self._size = size
+        self._items: OrderedDict[str, T] = OrderedDict()
+
+    def __call__(self, image: bytes) -> T:
+        key = hashlib.sha256(image).hexdigest()
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        from PIL import Image
+
+        self._items[key] = self._process(Image.open(io.BytesIO(image)).convert("RGB"))
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
+        return self._items[key]
 
 
 class ModelAdapter(ABC):

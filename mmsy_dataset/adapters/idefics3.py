@@ -14,21 +14,17 @@ the image size, so requests are encoded with their image (the expansion is cache
 
 from __future__ import annotations
 
-import hashlib
-import io
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mmsy_dataset.adapters.base import EncodedPrompt, VLMAdapter
+from mmsy_dataset.adapters.base import EncodedPrompt, ImageCache, VLMAdapter
 from mmsy_dataset.adapters.registry import register_adapter
 from mmsy_dataset.engine.conversation import Conversation
 from mmsy_dataset.engine.requests import ScoreRequest
 
 IMAGE = "<image>"
 END = "<end_of_utterance>"
-CACHE_IMAGES = 256
 
 
 @dataclass(frozen=True)
@@ -51,7 +47,7 @@ class Idefics3Adapter(VLMAdapter):
         self.device = str(device or next(model.parameters()).device)
         self.model_id = model_id or str(getattr(model.config, "_name_or_path", ""))
         self.image_token_id = int(model.config.image_token_id)
-        self._images: OrderedDict[str, _Image] = OrderedDict()
+        self._processed: ImageCache[_Image] = ImageCache(self._process)
 
     # --- formatting -------------------------------------------------------------------------
     def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
@@ -68,20 +64,10 @@ class Idefics3Adapter(VLMAdapter):
         # The template writes the BOS itself.
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _processed(self, image: bytes) -> _Image:
-        key = hashlib.sha256(image).hexdigest()
-        if key in self._images:
-            self._images.move_to_end(key)
-            return self._images[key]
-        from PIL import Image
-
-        pil = Image.open(io.BytesIO(image)).convert("RGB")
+    def _process(self, pil: Any) -> _Image:
         out = self.processor.image_processor([[pil]], return_tensors="pt", return_row_col_info=True)
         expansion = self.processor.replace_image_token(out, 0)
-        self._images[key] = _Image(out["pixel_values"][0], out["pixel_attention_mask"][0], str(expansion))
-        while len(self._images) > CACHE_IMAGES:
-            self._images.popitem(last=False)
-        return self._images[key]
+        return _Image(out["pixel_values"][0], out["pixel_attention_mask"][0], str(expansion))
 
     def encode(self, conversation: Conversation) -> EncodedPrompt:
         if any(m.image for m in conversation):

@@ -11,20 +11,15 @@ so requests are encoded with their image (the tiling is cached per image).
 
 from __future__ import annotations
 
-import hashlib
-import io
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mmsy_dataset.adapters.base import EncodedPrompt, VLMAdapter
+from mmsy_dataset.adapters.base import EncodedPrompt, ImageCache, VLMAdapter
 from mmsy_dataset.adapters.llava_next import template_messages
 from mmsy_dataset.adapters.registry import register_adapter
 from mmsy_dataset.engine.conversation import Conversation
 from mmsy_dataset.engine.requests import ScoreRequest
-
-CACHE_IMAGES = 256
 
 
 @dataclass(frozen=True)
@@ -49,7 +44,7 @@ class InternVLAdapter(VLMAdapter):
         self.model_id = model_id or str(getattr(model.config, "_name_or_path", ""))
         self.image_token_id = int(model.config.image_token_id)
         self.image_token = str(processor.image_token)
-        self._images: OrderedDict[str, _Image] = OrderedDict()
+        self._processed: ImageCache[_Image] = ImageCache(self._process)
 
     # --- formatting -------------------------------------------------------------------------
     def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
@@ -65,21 +60,11 @@ class InternVLAdapter(VLMAdapter):
     def _tokenize(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _processed(self, image: bytes) -> _Image:
-        key = hashlib.sha256(image).hexdigest()
-        if key in self._images:
-            self._images.move_to_end(key)
-            return self._images[key]
-        from PIL import Image
-
-        pil = Image.open(io.BytesIO(image)).convert("RGB")
+    def _process(self, pil: Any) -> _Image:
         # The checkpoint's own tiling settings (`crop_to_patches`, `max_patches`), as the processor uses.
         out = self.processor.image_processor([pil], return_tensors="pt")
         expansion = self.processor.replace_image_token({"num_patches": [int(out["num_patches"][0])]}, 0)
-        self._images[key] = _Image(out["pixel_values"], str(expansion))
-        while len(self._images) > CACHE_IMAGES:
-            self._images.popitem(last=False)
-        return self._images[key]
+        return _Image(out["pixel_values"], str(expansion))
 
     def encode(self, conversation: Conversation) -> EncodedPrompt:
         if any(m.image for m in conversation):

@@ -12,20 +12,15 @@ What differs from LLaVA-1.5:
 
 from __future__ import annotations
 
-import hashlib
-import io
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mmsy_dataset.adapters.base import EncodedPrompt
+from mmsy_dataset.adapters.base import EncodedPrompt, ImageCache
 from mmsy_dataset.adapters.llava import IMAGE_TOKEN, LlavaAdapter
 from mmsy_dataset.adapters.registry import register_adapter
 from mmsy_dataset.engine.conversation import Conversation
 from mmsy_dataset.engine.requests import ScoreRequest
-
-CACHE_IMAGES = 256
 
 
 @dataclass(frozen=True)
@@ -54,7 +49,7 @@ class LlavaNextAdapter(LlavaAdapter):
         super().__init__(model, processor, model_id, device)
         if not getattr(processor, "chat_template", None):
             raise ValueError(f"{self.model_id}: the processor has no chat_template; LLaVA-NeXT needs the checkpoint's")
-        self._images: OrderedDict[str, ProcessedImage] = OrderedDict()
+        self._processed: ImageCache[ProcessedImage] = ImageCache(self._process)
 
     def _count_image_tokens(self) -> int:
         return 0  # depends on each image (AnyRes): see `_processed`
@@ -73,24 +68,14 @@ class LlavaNextAdapter(LlavaAdapter):
         special = not (bos and text.startswith(str(bos)))
         return list(self.tokenizer(text, add_special_tokens=special)["input_ids"])
 
-    def _processed(self, image: bytes) -> ProcessedImage:
-        key = hashlib.sha256(image).hexdigest()
-        if key in self._images:
-            self._images.move_to_end(key)
-            return self._images[key]
-        from PIL import Image
-
-        pil = Image.open(io.BytesIO(image)).convert("RGB")
+    def _process(self, pil: Any) -> ProcessedImage:
         out = self.processor.image_processor([pil], return_tensors="pt")
         pixels = out["pixel_values"][0]
         height, width = (int(v) for v in out["image_sizes"][0])
         n = self.processor._get_number_of_features(height, width, *pixels.shape[-2:])
         if self.processor.vision_feature_select_strategy == "default":
             n -= 1
-        self._images[key] = ProcessedImage(pixels, (height, width), int(n))
-        while len(self._images) > CACHE_IMAGES:
-            self._images.popitem(last=False)
-        return self._images[key]
+        return ProcessedImage(pixels, (height, width), int(n))
 
     def encode(self, conversation: Conversation) -> EncodedPrompt:
         if any(m.image for m in conversation):

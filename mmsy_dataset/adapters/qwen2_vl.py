@@ -20,21 +20,17 @@ every later position; later tokens are text, whose three M-RoPE components are e
 
 from __future__ import annotations
 
-import hashlib
-import io
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mmsy_dataset.adapters.base import EncodedPrompt, VLMAdapter
+from mmsy_dataset.adapters.base import EncodedPrompt, ImageCache, VLMAdapter
 from mmsy_dataset.adapters.registry import register_adapter
 from mmsy_dataset.engine.conversation import Conversation
 from mmsy_dataset.engine.requests import ScoreRequest
 
 DEFAULT_SYSTEM = "You are a helpful assistant."
 IMAGE_SPAN = "<|vision_start|><|image_pad|><|vision_end|>"
-CACHE_IMAGES = 256
 
 
 @dataclass(frozen=True)
@@ -58,7 +54,7 @@ class Qwen2VLAdapter(VLMAdapter):
         self.model_id = model_id or str(getattr(model.config, "_name_or_path", ""))
         self.image_token_id = int(model.config.image_token_id)
         self.image_token = str(processor.image_token)
-        self._images: OrderedDict[str, _Image] = OrderedDict()
+        self._processed: ImageCache[_Image] = ImageCache(self._process)
 
     # --- formatting -------------------------------------------------------------------------
     def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
@@ -78,20 +74,11 @@ class Qwen2VLAdapter(VLMAdapter):
     def _tokenize(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _processed(self, image: bytes) -> _Image:
-        key = hashlib.sha256(image).hexdigest()
-        if key in self._images:
-            self._images.move_to_end(key)
-            return self._images[key]
-        from PIL import Image
-
-        out = self.processor.image_processor([Image.open(io.BytesIO(image)).convert("RGB")], return_tensors="pt")
+    def _process(self, pil: Any) -> _Image:
+        out = self.processor.image_processor([pil], return_tensors="pt")
         grid = out["image_grid_thw"][0]
         merge = int(self.processor.image_processor.merge_size)
-        self._images[key] = _Image(out["pixel_values"], grid, int(grid.prod()) // merge**2)
-        while len(self._images) > CACHE_IMAGES:
-            self._images.popitem(last=False)
-        return self._images[key]
+        return _Image(out["pixel_values"], grid, int(grid.prod()) // merge**2)
 
     def encode(self, conversation: Conversation) -> EncodedPrompt:
         if any(m.image for m in conversation):
