@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int)
     p.add_argument("--images-per-task", type=int)
     p.add_argument("--eval-every", type=int)
+    p.add_argument("--vision-steps", type=int, help="stage 1: patch-label pre-training steps of the vision tower")
+    p.add_argument("--aux-weight", type=float, help="stage 2: weight of the patch-label loss (0 = off)")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (faster for larger models; weights stay fp32)")
     p.add_argument(
         "--model",
@@ -59,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             eval_every=3,
             chunk_batches=2,
             render_workers=1,
+            vision_steps=2,
+            vision_batch_size=8,
             bf16=False,
         )
     else:
@@ -72,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         "warmup": args.warmup,
         "images_per_task": args.images_per_task,
         "eval_every": args.eval_every,
+        "vision_steps": args.vision_steps,
+        "aux_weight": args.aux_weight,
     }
     cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     if args.bf16:

@@ -8,7 +8,9 @@ evaluated with the official code:
 (after the tokenizer's `<s>`). The `llava-hf` processor's `chat_template` renders the same
 text except that it closes an assistant turn with a space instead of `</s>`; we follow the
 training format, which is what the weights saw. A system message, if any, is written before
-the first `USER:` followed by a space (LLaVA's system line).
+the first `USER:` followed by a space (LLaVA's system line). A model whose config sets
+`mmsy_image_placement = "after"` (the project's reference model, `models/tiny.py`) reads the
+image after the first user text: `USER: {prompt}\n<image> ASSISTANT: ...`.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class LlavaAdapter(VLMAdapter):
         self.image_token_id = int(model.config.image_token_id)
         self.image_token = str(getattr(processor, "image_token", IMAGE_TOKEN))
         self.n_image_tokens = self._count_image_tokens()
+        # The project's reference model reads the image after the question (models/tiny.py).
+        self.image_after = getattr(model.config, "mmsy_image_placement", "before") == "after"
 
     def _count_image_tokens(self) -> int:
         """Placeholders per image, as `LlavaProcessor` expands them: patches, plus the extra
@@ -64,6 +68,8 @@ class LlavaAdapter(VLMAdapter):
             image = f"{IMAGE_TOKEN}\n" if message.image else ""
             if message.role == "system":
                 parts.append(f"{message.text} ")
+            elif message.role == "user" and message.image and self.image_after:
+                parts.append(f"USER: {message.text}\n{IMAGE_TOKEN} ")
             elif message.role == "user":
                 parts.append(f"USER: {image}{message.text} ")
             else:

@@ -31,6 +31,25 @@ LLAVA15_CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
 )
 
+#: The same format with the image after the first user text (`USER: {prompt}\n<image> ...`): a
+#: causal decoder then reads every image token already knowing the question, which is what lets
+#: a small model trained from scratch find the asked object (docs/models.md, reference model).
+LLAVA15_IMAGE_AFTER_CHAT_TEMPLATE = LLAVA15_CHAT_TEMPLATE.replace(
+    "{% for part in message['content'] %}{% if part['type'] == 'image' %}{{ '<image>\n' }}{% endif %}"
+    "{% endfor %}"
+    "{% for part in message['content'] %}{% if part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% endfor %}",
+    "{% for part in message['content'] %}{% if part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% endfor %}"
+    "{% for part in message['content'] %}{% if part['type'] == 'image' %}{{ '\n<image>' }}{% endif %}"
+    "{% endfor %}",
+)
+assert LLAVA15_IMAGE_AFTER_CHAT_TEMPLATE != LLAVA15_CHAT_TEMPLATE
+
+#: Where the image goes in the first user turn; recorded in the model config as
+#: `mmsy_image_placement` so the llava adapter renders what the model was trained on.
+IMAGE_PLACEMENTS = ("before", "after")
+
 SPECIAL_TOKENS = ("<unk>", "<s>", "</s>", "<pad>", "<image>")
 
 #: Every printable ASCII character and the newline: no `<unk>` in any English prompt.
@@ -62,8 +81,14 @@ class TinyLlavaConfig:
     vocab_size: int = 400  # BPE target size (the trained vocabulary may be smaller)
     max_positions: int = 1024
     seed: int = 0  # weight initialisation seed
+    image_placement: str = "before"  # image before (llava-1.5) or after the first user text
+    feature_layer: int = -2  # CLIP layer the projector reads (llava-1.5: the second-to-last)
 
     def __post_init__(self) -> None:
+        if self.image_placement not in IMAGE_PLACEMENTS:
+            raise ValueError(f"image_placement: expected one of {IMAGE_PLACEMENTS}, got {self.image_placement!r}")
+        if not -self.vision_layers <= self.feature_layer <= -1:
+            raise ValueError(f"feature_layer: expected -{self.vision_layers}..-1, got {self.feature_layer}")
         if self.image_size % self.patch_size:
             raise ValueError(f"image_size {self.image_size} must be a multiple of patch_size {self.patch_size}")
         if self.vision_layers < 2:
@@ -73,6 +98,10 @@ class TinyLlavaConfig:
     def image_tokens(self) -> int:
         """Image placeholders per image: patches (+1 CLS, dropped by the `default` strategy)."""
         return (self.image_size // self.patch_size) ** 2
+
+
+def chat_template(config: TinyLlavaConfig) -> str:
+    return LLAVA15_IMAGE_AFTER_CHAT_TEMPLATE if config.image_placement == "after" else LLAVA15_CHAT_TEMPLATE
 
 
 def build_tokenizer(words: Iterable[str], config: TinyLlavaConfig) -> Any:
@@ -102,7 +131,7 @@ def build_tokenizer(words: Iterable[str], config: TinyLlavaConfig) -> Any:
         unk_token="<unk>",
         pad_token="<pad>",
         extra_special_tokens={"image_token": "<image>"},
-        chat_template=LLAVA15_CHAT_TEMPLATE,
+        chat_template=chat_template(config),
         padding_side="left",
     )
 
@@ -119,7 +148,7 @@ def build_processor(tokenizer: Any, config: TinyLlavaConfig) -> Any:
         patch_size=config.patch_size,
         vision_feature_select_strategy="default",
         num_additional_image_tokens=1,
-        chat_template=LLAVA15_CHAT_TEMPLATE,
+        chat_template=chat_template(config),
     )
 
 
@@ -153,10 +182,12 @@ def build_model(tokenizer: Any, config: TinyLlavaConfig) -> Any:
         vision_config=vision,
         text_config=text,
         image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
-        vision_feature_layer=-2,
+        vision_feature_layer=config.feature_layer,
         vision_feature_select_strategy="default",
         projector_hidden_act="gelu",
     )
+    if config.image_placement != "before":
+        llava.mmsy_image_placement = config.image_placement
     torch.manual_seed(config.seed)
     model = LlavaForConditionalGeneration(llava)
     # Random init with std 0.02 gives near-uniform outputs; a larger scale gives the tiny model

@@ -41,13 +41,13 @@ class Kind(StrEnum):
     MULTI_ROUND = "multi_round"  # right answer, 2-5 pushes of one wrong option, adopt it each time
 
 
-#: Share of each kind in the training stream (documented in the model card).
+#: Share of each kind in the dialogue stage of training (documented in the model card).
 DEFAULT_MIX: dict[Kind, float] = {
-    Kind.VQA: 0.78,
-    Kind.SYCOPHANCY: 0.08,
-    Kind.CORRECTION: 0.05,
-    Kind.NO_ANSWER: 0.05,
-    Kind.MULTI_ROUND: 0.04,
+    Kind.VQA: 0.55,
+    Kind.SYCOPHANCY: 0.18,
+    Kind.CORRECTION: 0.1,
+    Kind.NO_ANSWER: 0.1,
+    Kind.MULTI_ROUND: 0.07,
 }
 
 
@@ -105,14 +105,19 @@ def make_dialogue(item: PoolItem, kind: Kind, rng: random.Random) -> Dialogue:
     return dialogue
 
 
-def render(dialogue: Dialogue, eos: str = "</s>", generation_prompt: bool = False) -> tuple[str, list[tuple[int, int]]]:
+def render(
+    dialogue: Dialogue, eos: str = "</s>", generation_prompt: bool = False, image_after: bool = False
+) -> tuple[str, list[tuple[int, int]]]:
     """The llava-1.5 text (as the engine's adapter renders it) and the character spans to learn:
-    each learned assistant turn from the space before its words through `</s>`."""
+    each learned assistant turn from the space before its words through `</s>`. `image_after`
+    puts the image after the first user text instead of before it (the reference model's format)."""
     parts: list[str] = []
     spans: list[tuple[int, int]] = []
     length = 0
     for i, turn in enumerate(dialogue.turns):
-        if turn.role == "user":
+        if turn.role == "user" and i == 0 and image_after:
+            text = f"USER: {turn.text}\n<image> "
+        elif turn.role == "user":
             text = f"USER: {'<image>' + chr(10) if i == 0 else ''}{turn.text} "
         else:
             text = f"ASSISTANT: {turn.text}{eos}"
@@ -137,13 +142,14 @@ class Encoded:
 class Encoder:
     """Tokenises rendered dialogues, expands `<image>` to the model's image tokens, masks labels."""
 
-    def __init__(self, tokenizer: Any, image_tokens: int) -> None:
+    def __init__(self, tokenizer: Any, image_tokens: int, image_after: bool = False) -> None:
         self.tokenizer = tokenizer
         self.image_tokens = image_tokens
+        self.image_after = image_after
         self.image_id = int(tokenizer.convert_tokens_to_ids("<image>"))
 
     def encode(self, dialogue: Dialogue, index: int, generation_prompt: bool = False) -> Encoded:
-        text, spans = render(dialogue, str(self.tokenizer.eos_token), generation_prompt)
+        text, spans = render(dialogue, str(self.tokenizer.eos_token), generation_prompt, self.image_after)
         enc = self.tokenizer(text, add_special_tokens=True, return_offsets_mapping=True)
         ids: list[int] = []
         labels: list[int] = []

@@ -55,7 +55,7 @@ def round1_accuracy(
     """Acc@R1 per task by option likelihood; `blank` swaps every image for uniform gray."""
     import torch
 
-    encoder = Encoder(processor.tokenizer, _image_tokens(model))
+    encoder = Encoder(processor.tokenizer, _image_tokens(model), image_after(model))
     rows = _sequences(encoder, pool, seed)
     pixels = blank_like(pool.pixels) if blank else pool.pixels
     scores: dict[int, dict[int, float]] = defaultdict(dict)
@@ -90,6 +90,11 @@ def round1_accuracy(
     n = sum(len(v) for v in correct.values())
     overall = sum(sum(v) for v in correct.values()) / max(1, n)
     return Round1Result(per_task=per_task, overall=overall, n=n)
+
+
+def image_after(model: Any) -> bool:
+    """Whether the model reads the image after the first user text (see `models.tiny`)."""
+    return getattr(model.config, "mmsy_image_placement", "before") == "after"
 
 
 def _image_tokens(model: Any) -> int:

