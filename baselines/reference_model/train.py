@@ -23,8 +23,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mmsy_dataset.reference.model import QUICK_CONFIG, REFERENCE_CONFIG
-    from mmsy_dataset.reference.train import TrainConfig, train
+    from mmsy_dataset.reference.model import REFERENCE_CONFIG
+    from mmsy_dataset.reference.train import QUICK_TRAIN, TrainConfig, train
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, required=True, help="output folder (checkpoint/, history.jsonl)")
@@ -50,23 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
 
-    if args.quick:
-        cfg = TrainConfig(
-            model=QUICK_CONFIG,
-            steps=6,
-            batch_size=8,
-            warmup=2,
-            images_per_task=8,
-            eval_per_task=4,
-            eval_every=3,
-            chunk_batches=2,
-            render_workers=1,
-            vision_steps=2,
-            vision_batch_size=8,
-            bf16=False,
-        )
-    else:
-        cfg = TrainConfig(model=REFERENCE_CONFIG)
+    cfg = QUICK_TRAIN if args.quick else TrainConfig(model=REFERENCE_CONFIG)
     overrides = {
         "seed": args.seed,
         "threads": args.threads,

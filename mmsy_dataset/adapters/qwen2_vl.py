@@ -127,15 +127,7 @@ class Qwen2VLAdapter(VLMAdapter):
         if image_inputs:
             # A prefill from position 0: the model's own M-RoPE positions for image and text.
             position_ids, _ = self._rope(input_ids, attention_mask, image_inputs)
-        out = self.model.model(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            cache=cache,
-            use_cache=True,
-            **(image_inputs or {}),
-        )
-        return out.last_hidden_state
+        return super().hidden_states(input_ids, attention_mask, position_ids, cache, image_inputs)
 
     def position_offsets(self, input_ids: Any, attention_mask: Any, image_inputs: dict[str, Any] | None) -> Any:
         if not image_inputs:

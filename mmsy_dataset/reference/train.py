@@ -23,7 +23,7 @@ from mmsy_dataset.models.tiny import TinyLlavaConfig, save_tiny_llava
 from mmsy_dataset.reference.data import DEFAULT_MIX, IGNORE, Encoded, Encoder, Kind, make_dialogue, vocabulary_corpus
 from mmsy_dataset.reference.evaluate import round1_accuracy
 from mmsy_dataset.reference.labels import TINTS, PatchHeads, pool_labels, word_ids
-from mmsy_dataset.reference.model import REFERENCE_CONFIG, build_reference, count_parameters
+from mmsy_dataset.reference.model import QUICK_CONFIG, REFERENCE_CONFIG, build_reference, count_parameters
 from mmsy_dataset.reference.pool import ImagePool, normalise, render_pool
 from mmsy_dataset.tasks import TASKS, Partition, Task
 
@@ -89,6 +89,47 @@ def tune_allocator() -> None:
         libc.mallopt(-2, 256 * 2**20)  # M_TOP_PAD: grow the heap in large steps
     except (OSError, AttributeError):
         return
+
+
+#: The recipe's quick mode (seconds on one core): both stages on the tiny model, a few steps.
+QUICK_TRAIN = TrainConfig(
+    model=QUICK_CONFIG,
+    steps=6,
+    batch_size=8,
+    warmup=2,
+    images_per_task=8,
+    eval_per_task=4,
+    eval_every=3,
+    chunk_batches=2,
+    render_workers=1,
+    vision_steps=2,
+    vision_batch_size=8,
+    bf16=False,
+)
+
+
+def adamw(params: list[Any], lr: float, weight_decay: float) -> Any:
+    """AdamW with weight decay on matrices only (not on biases and norms)."""
+    import torch
+
+    return torch.optim.AdamW(
+        [
+            {"params": [p for p in params if p.dim() > 1], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0.0},
+        ],
+        lr=lr,
+        betas=(0.9, 0.98),
+    )
+
+
+def update(optimiser: Any, loss: Any, params: list[Any], clip: float) -> None:
+    """One optimiser step on `loss`, gradients clipped to norm `clip`."""
+    import torch
+
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, clip)
+    optimiser.step()
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -166,10 +207,10 @@ def loss_of(
     import torch
 
     ids = inputs["input_ids"]
+    at_image = ids == model.config.image_token_id
     features = image_features(model, inputs["pixel_values"])
     embeds = model.get_input_embeddings()(ids)
-    slots = (ids == model.config.image_token_id).unsqueeze(-1).expand_as(embeds)
-    embeds = embeds.masked_scatter(slots, features.to(embeds.dtype))
+    embeds = embeds.masked_scatter(at_image.unsqueeze(-1).expand_as(embeds), features.to(embeds.dtype))
     aux = heads is not None and aux_weight > 0
     out = model.model.language_model(
         inputs_embeds=embeds, attention_mask=inputs["attention_mask"], output_hidden_states=aux
@@ -185,8 +226,7 @@ def loss_of(
         labels = inputs["patch_labels"]
         # The role head reads the middle layer, so that the layers above can use what it finds.
         middle = out.hidden_states[len(out.hidden_states) // 2]
-        at_image = middle[ids == model.config.image_token_id].view(features.shape)
-        patch, role = heads.loss(features, labels), heads.role_loss(at_image, labels[3])
+        patch, role = heads.loss(features, labels), heads.role_loss(middle[at_image].view(features.shape), labels[3])
         loss = loss + aux_weight * (patch + role)
         if parts is not None:
             parts["patch"] = parts.get("patch", 0.0) + float(patch.detach())
@@ -248,13 +288,7 @@ def train(
             pretrain_vision(model, heads, train_pool, patch_labels, processor, cfg, progress, log)
     encoder = Encoder(processor.tokenizer, cfg.model.image_tokens, cfg.model.image_placement == "after")
     params = [*model.parameters(), *(heads.parameters() if heads is not None and cfg.aux_weight else ())]
-    decay = [p for p in params if p.dim() > 1]
-    no_decay = [p for p in params if p.dim() <= 1]
-    optimiser = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr,
-        betas=(0.9, 0.98),
-    )
+    optimiser = adamw(params, cfg.lr, cfg.weight_decay)
     history: list[dict[str, Any]] = []
     # Round-1 questions only until `dialogue_from`, then the dialogue mix (the habit of giving in
     # is learned in a few hundred steps; seeing what is in the image is what takes time).
@@ -273,10 +307,7 @@ def train(
             inputs = collate(batch, train_pool, processor, patch_labels if cfg.aux_weight else ())
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
                 loss = loss_of(model, inputs, heads, cfg.aux_weight, parts)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            optimiser.step()
+            update(optimiser, loss, params, cfg.grad_clip)
             running += float(loss.detach())
             seen += 1
             bar.update(job, advance=1, description=f"training loss {running / seen:.3f}")
@@ -324,14 +355,7 @@ def pretrain_vision(
     vision = [*model.model.vision_tower.parameters(), *model.model.multi_modal_projector.parameters()]
     words = [*model.get_input_embeddings().parameters()] if heads.embeddings is not None else []
     params = [*vision, *words, *heads.parameters()]
-    optimiser = torch.optim.AdamW(
-        [
-            {"params": [p for p in params if p.dim() > 1], "weight_decay": cfg.weight_decay},
-            {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0.0},
-        ],
-        lr=cfg.vision_lr,
-        betas=(0.9, 0.98),
-    )
+    optimiser = adamw(params, cfg.vision_lr, cfg.weight_decay)
     stage = dataclasses.replace(
         cfg, steps=cfg.vision_steps, lr=cfg.vision_lr, warmup=min(cfg.warmup, cfg.vision_steps // 10)
     )
@@ -347,10 +371,7 @@ def pretrain_vision(
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
                 features = image_features(model, normalise(pool.pixels[rows], processor.image_processor))
                 loss = heads.loss(features, targets)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            optimiser.step()
+            update(optimiser, loss, params, cfg.grad_clip)
             running += float(loss.detach())
             seen += 1
             with torch.no_grad():
@@ -390,4 +411,4 @@ def parameters_changed(before: dict[str, Any], model: Any) -> list[str]:
     return [n for n, p in model.state_dict().items() if not torch.equal(before[n], p)]
 
 
-__all__ = ["TASKS", "Task", "TrainConfig", "TrainResult", "lr_at", "parameters_changed", "train"]
+__all__ = ["QUICK_TRAIN", "TASKS", "Task", "TrainConfig", "TrainResult", "lr_at", "parameters_changed", "train"]
