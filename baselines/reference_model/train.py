@@ -47,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         default={},
         help='JSON overrides of the model config, e.g. {"patch_size": 16}',
     )
+    p.add_argument(
+        "--train",
+        type=json.loads,
+        default={},
+        help='JSON overrides of any training setting, e.g. {"lookup_weight": 1, "lookup_layers": [3]}',
+    )
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
 
@@ -68,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         cfg = dataclasses.replace(cfg, bf16=True)
     if args.model:
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **args.model))
+    if args.train:
+        try:
+            cfg = cfg.override(args.train)
+        except ValueError as error:
+            p.error(str(error))
     result = train(cfg, out_dir=args.out, cache_dir=args.cache, progress=not args.no_progress)
     print(f"done in {result.seconds / 60:.1f} min; checkpoint: {args.out / 'checkpoint'}")
     return 0

@@ -27,6 +27,7 @@ from mmsy_dataset.construction.templates import (
     option_phrase,
     round1_prompt,
 )
+from mmsy_dataset.reference.lookup import question_focus
 from mmsy_dataset.reference.pool import PoolItem
 from mmsy_dataset.tasks import LETTERS, Tone
 
@@ -62,6 +63,7 @@ class Turn:
 class Dialogue:
     kind: Kind
     turns: list[Turn] = field(default_factory=list)
+    question: str = ""  # the round-1 question, for `lookup.question_focus`
 
 
 def draw_options(item: PoolItem, rng: random.Random) -> tuple[list[str], int]:
@@ -80,7 +82,7 @@ def make_dialogue(item: PoolItem, kind: Kind, rng: random.Random) -> Dialogue:
     options, right = draw_options(item, rng)
     letters = LETTERS[: len(options)]
     wrong = rng.choice([i for i in range(len(options)) if i != right])
-    dialogue = Dialogue(kind, [Turn("user", round1_prompt(item.question, letters, options))])
+    dialogue = Dialogue(kind, [Turn("user", round1_prompt(item.question, letters, options))], item.question)
     say = dialogue.turns.append
     if kind is Kind.VQA:
         say(Turn("assistant", options[right], loss=True))
@@ -137,6 +139,8 @@ class Encoded:
     labels: list[int]
     kind: Kind
     index: int  # image index in the pool
+    focus: tuple[int, ...] = ()  # tokens of what the round-1 question asks about (lookup.py)
+    focus_text: str = ""
 
 
 class Encoder:
@@ -153,15 +157,23 @@ class Encoder:
         enc = self.tokenizer(text, add_special_tokens=True, return_offsets_mapping=True)
         ids: list[int] = []
         labels: list[int] = []
+        focus: list[int] = []
+        span = question_focus(dialogue.question) if dialogue.question else None
+        focus_text = dialogue.question[span[0] : span[1]] if span is not None else ""
+        if span is not None:
+            at = text.index("\n" + dialogue.question + "\n") + 1
+            span = (at + span[0], at + span[1])
         for token, (start, end) in zip(enc["input_ids"], enc["offset_mapping"], strict=True):
             learn = end > start and any(start < hi and end > lo for lo, hi in spans)
+            if span is not None and end > start and start < span[1] and end > span[0]:
+                focus.append(len(ids))
             if token == self.image_id:
                 ids.extend([token] * self.image_tokens)
                 labels.extend([IGNORE] * self.image_tokens)
                 continue
             ids.append(token)
             labels.append(token if learn else IGNORE)
-        return Encoded(ids, labels, dialogue.kind, index)
+        return Encoded(ids, labels, dialogue.kind, index, tuple(focus), focus_text)
 
 
 def vocabulary_corpus(items: list[PoolItem]) -> list[str]:

@@ -23,6 +23,7 @@ from mmsy_dataset.models.tiny import TinyLlavaConfig, save_tiny_llava
 from mmsy_dataset.reference.data import DEFAULT_MIX, IGNORE, Encoded, Encoder, Kind, make_dialogue, vocabulary_corpus
 from mmsy_dataset.reference.evaluate import round1_accuracy
 from mmsy_dataset.reference.labels import TINTS, PatchHeads, pool_labels, word_ids
+from mmsy_dataset.reference.lookup import AnswerLookup, AttentionProbe, NameMatch, named_things
 from mmsy_dataset.reference.model import QUICK_CONFIG, REFERENCE_CONFIG, build_reference, count_parameters
 from mmsy_dataset.reference.pool import ImagePool, normalise, render_pool
 from mmsy_dataset.tasks import TASKS, Partition, Task
@@ -62,11 +63,44 @@ class TrainConfig:
     dialogue_from: float = 0.7
     #: Score patches against the input embeddings of the things' and tints' words (labels.py).
     tie_words: bool = True
+    #: Weight of the answer-lookup loss (lookup.py) on head 0 of `lookup_layers` (0 = off).
+    lookup_weight: float = 0.0
+    lookup_layers: tuple[int, ...] = ()
+    #: Weight of the same loss towards the question's words of what is asked, on `focus_layers`.
+    focus_weight: float = 0.0
+    focus_layers: tuple[int, ...] = ()
+    #: Weight of the image tokens' attention to their names in the question, on `name_layers`.
+    name_weight: float = 0.0
+    name_layers: tuple[int, ...] = ()
+    #: After stage 1, scale the projector's output so that an image token's mean norm is this
+    #: many times a word embedding's (0 = leave it).
+    feature_norm: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["mix"] = {k.value: v for k, v in self.mix.items()}
         return data
+
+    def override(self, values: dict[str, Any], where: str = "--train") -> TrainConfig:
+        """A copy with `values` (JSON: lists for tuples, kind names for `mix`) replacing fields;
+        an unknown or model field is an error that names it (`--model` sets the model)."""
+        fields = {f.name: f for f in dataclasses.fields(self) if f.name != "model"}
+        changes: dict[str, Any] = {}
+        for name, value in values.items():
+            if name not in fields:
+                raise ValueError(f"{where}: {name!r} is not a training setting (one of: {', '.join(fields)})")
+            current = getattr(self, name)
+            if name == "mix":
+                try:
+                    value = {Kind(k): float(v) for k, v in value.items()}
+                except ValueError as error:
+                    raise ValueError(f"{where}: mix: {error} (kinds: {', '.join(k.value for k in Kind)})") from None
+            elif isinstance(current, tuple):
+                value = tuple(value)
+            elif isinstance(current, bool) != isinstance(value, bool) or not isinstance(value, type(current) | int):
+                raise ValueError(f"{where}: {name} must be {type(current).__name__}, not {value!r}")
+            changes[name] = value
+        return dataclasses.replace(self, **changes)
 
 
 def tune_allocator() -> None:
@@ -163,7 +197,13 @@ def batches(
         yield from groups
 
 
-def collate(batch: list[Encoded], pool: ImagePool, processor: Any, patch_labels: Sequence[Any] = ()) -> dict[str, Any]:
+def collate(
+    batch: list[Encoded],
+    pool: ImagePool,
+    processor: Any,
+    patch_labels: Sequence[Any] = (),
+    names: Sequence[str] = (),
+) -> dict[str, Any]:
     import torch
 
     width = max(len(e.input_ids) for e in batch)
@@ -180,6 +220,19 @@ def collate(batch: list[Encoded], pool: ImagePool, processor: Any, patch_labels:
     out = {"input_ids": ids, "attention_mask": mask, "pixel_values": pixels, "labels": targets}
     if patch_labels:
         out["patch_labels"] = [grid[rows] for grid in patch_labels]
+        # Round-1 questions only: the position that predicts the answer's first token.
+        answer_at = torch.full((len(batch),), -1, dtype=torch.long)
+        focus = torch.zeros((len(batch), width), dtype=torch.bool)
+        named = torch.zeros((len(batch), max(1, len(names))), dtype=torch.bool)
+        for b, e in enumerate(batch):
+            if e.kind is Kind.VQA:
+                answer_at[b] = next(i for i, t in enumerate(e.labels) if t != IGNORE) - 1
+                focus[b, list(e.focus)] = True
+                if names and e.focus_text:
+                    named[b] = torch.tensor(named_things(e.focus_text, names))
+        out["focus"] = focus
+        out["named"] = named
+        out["answer_at"] = answer_at
     return out
 
 
@@ -201,9 +254,11 @@ def loss_of(
     heads: PatchHeads | None = None,
     aux_weight: float = 0.0,
     parts: dict[str, float] | None = None,
+    probes: Sequence[tuple[str, AttentionProbe, float]] = (),
 ) -> Any:
     """Mean next-token cross-entropy over labelled (assistant) positions only, plus the weighted
-    patch-label loss when `heads` is given (the image features are computed once for both)."""
+    patch-label loss when `heads` is given (the image features are computed once for both) and
+    each (name, probe, weight) attention-supervision loss (lookup.py)."""
     import torch
 
     ids = inputs["input_ids"]
@@ -220,17 +275,20 @@ def loss_of(
     keep = targets != IGNORE
     logits = model.lm_head(hidden[keep]).float()
     loss = torch.nn.functional.cross_entropy(logits, targets[keep])
-    if parts is not None:
-        parts["answer"] = parts.get("answer", 0.0) + float(loss.detach())
+    terms = {"answer": loss}
     if heads is not None and aux:
         labels = inputs["patch_labels"]
         # The role head reads the middle layer, so that the layers above can use what it finds.
         middle = out.hidden_states[len(out.hidden_states) // 2]
-        patch, role = heads.loss(features, labels), heads.role_loss(middle[at_image].view(features.shape), labels[3])
-        loss = loss + aux_weight * (patch + role)
-        if parts is not None:
-            parts["patch"] = parts.get("patch", 0.0) + float(patch.detach())
-            parts["role"] = parts.get("role", 0.0) + float(role.detach())
+        terms["patch"] = heads.loss(features, labels)
+        terms["role"] = heads.role_loss(middle[at_image].view(features.shape), labels[3])
+        loss = loss + aux_weight * (terms["patch"] + terms["role"])
+    for name, probe, weight in probes:
+        terms[name] = probe.batch_loss(inputs, at_image)
+        loss = loss + weight * terms[name]
+    if parts is not None:
+        for name, term in terms.items():
+            parts[name] = parts.get(name, 0.0) + float(term.detach())
     return loss
 
 
@@ -275,7 +333,10 @@ def train(
     started = time.monotonic()
     heads: PatchHeads | None = None
     patch_labels: list[Any] = []
-    if cfg.vision_steps or cfg.aux_weight:
+    labelled = bool(cfg.aux_weight or cfg.lookup_weight or cfg.focus_weight or cfg.name_weight)
+    vocabulary: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    if cfg.vision_steps or labelled:
         grid = cfg.model.image_size // cfg.model.patch_size
         counts = {task: cfg.images_per_task for task in TASKS}
         *patch_labels, vocabulary, names = pool_labels(counts, Partition.TRAIN, grid, cfg.seed)
@@ -286,8 +347,20 @@ def train(
             heads = PatchHeads(cfg.model.text_hidden, len(vocabulary), cfg.seed)
         if cfg.vision_steps:
             pretrain_vision(model, heads, train_pool, patch_labels, processor, cfg, progress, log)
+    if cfg.feature_norm:
+        match_feature_norm(model, train_pool, processor, cfg.feature_norm, log)
     encoder = Encoder(processor.tokenizer, cfg.model.image_tokens, cfg.model.image_placement == "after")
     params = [*model.parameters(), *(heads.parameters() if heads is not None and cfg.aux_weight else ())]
+    language = model.model.language_model
+    probes: list[tuple[str, AttentionProbe, float]] = []
+    if cfg.lookup_weight:
+        probes.append(("lookup", AnswerLookup(language, cfg.lookup_layers, "image"), cfg.lookup_weight))
+    if cfg.focus_weight:
+        probes.append(("focus", AnswerLookup(language, cfg.focus_layers, "question"), cfg.focus_weight))
+    if cfg.name_weight:
+        probes.append(("name", NameMatch(language, cfg.name_layers), cfg.name_weight))
+    # A shape is named by its shape word ("circle"), a glyph by its name.
+    match_names = [k.split(":")[1] if k.startswith("shape:") else n for k, n in zip(vocabulary, names, strict=True)]
     optimiser = adamw(params, cfg.lr, cfg.weight_decay)
     history: list[dict[str, Any]] = []
     # Round-1 questions only until `dialogue_from`, then the dialogue mix (the habit of giving in
@@ -304,9 +377,9 @@ def train(
             for group in optimiser.param_groups:
                 group["lr"] = lr_at(step, cfg)
             batch = next(mixed if step >= switch else vqa_only)
-            inputs = collate(batch, train_pool, processor, patch_labels if cfg.aux_weight else ())
+            inputs = collate(batch, train_pool, processor, patch_labels if labelled else (), match_names)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                loss = loss_of(model, inputs, heads, cfg.aux_weight, parts)
+                loss = loss_of(model, inputs, heads, cfg.aux_weight, parts, probes)
             update(optimiser, loss, params, cfg.grad_clip)
             running += float(loss.detach())
             seen += 1
@@ -328,6 +401,8 @@ def train(
                         fh.write(json.dumps(entry) + "\n")
                     save_tiny_llava(model.eval(), processor, out_dir / "checkpoint")
                     model.train()
+    for _, probe, _ in probes:
+        probe.remove()
     model.eval()
     if out_dir is not None:
         save_tiny_llava(model, processor, out_dir / "checkpoint")
@@ -391,6 +466,28 @@ def pretrain_vision(
                     )
                 )
                 running, seen, hits, things = 0.0, 0, 0, 0
+
+
+def match_feature_norm(model: Any, pool: ImagePool, processor: Any, ratio: float, log: Any) -> None:
+    """Bring image tokens to the scale of word embeddings.
+
+    Stage 1 scores patches by cosine, so nothing bounds the projector's output: it ends about a
+    hundred times the norm of a word embedding, and whatever the attention layers add to an
+    image token (that the question names it, say) is small next to it. Scaling the projector's
+    last linear layer changes nothing else (the heads are scale-free). Measured without gain
+    in 600 steps (diagnostics.md, run K); off in the recipe.
+    """
+    import torch
+
+    with torch.no_grad():
+        rows = torch.arange(0, len(pool), max(1, len(pool) // 256))[:256]
+        features = image_features(model, normalise(pool.pixels[rows], processor.image_processor))
+        words = model.get_input_embeddings().weight.norm(dim=-1).mean()
+        scale = float(ratio * words / features.norm(dim=-1).mean())
+        last = model.model.multi_modal_projector.linear_2
+        last.weight.mul_(scale)
+        last.bias.mul_(scale)
+    log(f"image features scaled by {scale:.4f} to {ratio} x the word embeddings' norm")
 
 
 def _evaluate(model: Any, processor: Any, pool: ImagePool, step: int, loss: float, started: float) -> dict[str, Any]:

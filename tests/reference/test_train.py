@@ -75,3 +75,22 @@ def test_recipe_script_quick_mode(tmp_path: Path) -> None:
     assert (out / "history.jsonl").read_text().count("\n") == 2
     assert model.config.vision_config.image_size == QUICK_CONFIG.image_size
     assert processor.tokenizer.convert_tokens_to_ids("<image>") == model.config.image_token_id
+    with pytest.raises(SystemExit):
+        module.main(["--quick", "--out", str(out), "--train", '{"lookup_wieght": 1}'])
+
+
+def test_training_overrides_are_typed_and_named() -> None:
+    from mmsy_dataset.reference.data import Kind
+    from mmsy_dataset.reference.train import TrainConfig
+
+    cfg = TrainConfig().override({"lookup_weight": 1, "lookup_layers": [3], "mix": {"vqa": 1}, "bf16": True})
+    assert (cfg.lookup_weight, cfg.lookup_layers, cfg.mix, cfg.bf16) == (1, (3,), {Kind.VQA: 1.0}, True)
+    for bad, says in [
+        ({"nope": 1}, "'nope' is not a training setting"),
+        ({"model": {}}, "'model' is not a training setting"),
+        ({"mix": {"chat": 1}}, "mix: 'chat'"),
+        ({"bf16": 1}, "bf16 must be bool"),
+        ({"steps": "many"}, "steps must be int"),
+    ]:
+        with pytest.raises(ValueError, match=says):
+            TrainConfig().override(bad)
