@@ -18,6 +18,7 @@ it off.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -157,6 +158,7 @@ class NameMatch(AttentionProbe):
         return total
 
 
+@functools.cache
 def _template_patterns() -> list[Any]:
     import re
 
@@ -180,9 +182,6 @@ def _template_patterns() -> list[Any]:
     return patterns
 
 
-_PATTERNS: list[Any] = []
-
-
 def named_things(focus: str, names: Sequence[str]) -> list[bool]:
     """Which of the thing classes' `names` the focus words name (singular or plural)."""
     import re
@@ -199,9 +198,7 @@ def question_focus(question: str) -> tuple[int, int] | None:
     """Character span of what a synthetic question asks about: the words its template was filled
     with ("umbrella", "inside the red frame", "to the left of the ... cat"), or None when the
     template has no slot (sport, scene, majority questions) or the question is not synthetic."""
-    if not _PATTERNS:
-        _PATTERNS.extend(_template_patterns())
-    for pattern in _PATTERNS:
+    for pattern in _template_patterns():
         match = pattern.match(question)
         if match:
             return match.start(1), match.end(match.lastindex or 1)

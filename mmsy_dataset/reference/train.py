@@ -359,8 +359,13 @@ def train(
         probes.append(("focus", AnswerLookup(language, cfg.focus_layers, "question"), cfg.focus_weight))
     if cfg.name_weight:
         probes.append(("name", NameMatch(language, cfg.name_layers), cfg.name_weight))
-    # A shape is named by its shape word ("circle"), a glyph by its name.
-    match_names = [k.split(":")[1] if k.startswith("shape:") else n for k, n in zip(vocabulary, names, strict=True)]
+    # Which things each question names, for the name loss only (a shape is named by its shape
+    # word, "circle"; a glyph by its name): collate skips the per-example matching otherwise.
+    match_names = (
+        [k.split(":")[1] if k.startswith("shape:") else n for k, n in zip(vocabulary, names, strict=True)]
+        if cfg.name_weight
+        else []
+    )
     optimiser = adamw(params, cfg.lr, cfg.weight_decay)
     history: list[dict[str, Any]] = []
     # Round-1 questions only until `dialogue_from`, then the dialogue mix (the habit of giving in
