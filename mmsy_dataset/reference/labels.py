@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mmsy_dataset.sources.synthetic.glyphs import COLORS
+from mmsy_dataset.sources.synthetic.glyphs import COLORS, NUMBERS
 from mmsy_dataset.sources.synthetic.scene import Scene
 from mmsy_dataset.tasks import Partition, Task
 
@@ -27,6 +27,10 @@ NONE = 0  # class 0 of every head: nothing centred in this patch
 
 #: Tint classes: none, then the colour words in the world's order.
 TINTS: tuple[str, ...] = ("", *COLORS)
+
+#: Count classes: none, then how many things of this kind the scene holds, in words (capped at
+#: the largest number a counting question asks about).
+COUNTS: tuple[str, ...] = ("", *NUMBERS)
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class PatchLabels:
     thing: list[list[int]]  # class of the glyph/shape centred in each patch (0 = none)
     tint: list[list[int]]
     framed: list[list[int]]
+    count: list[list[int]]
     vocabulary: tuple[str, ...]  # thing classes ("" first), e.g. "glyph:1F408", "shape:circle:dotted"
 
 
@@ -74,25 +79,36 @@ def _cell(value: float, grid: int) -> int:
 
 def scene_labels(
     scene: Scene, grid: int, vocabulary: dict[str, int]
-) -> tuple[list[int], list[int], list[int], list[int]]:
-    """Flat (thing, tint, framed, role) labels of one scene on a `grid` x `grid` patch grid."""
+) -> tuple[list[int], list[int], list[int], list[int], list[int]]:
+    """Flat (thing, tint, framed, role, count) labels of one scene on a `grid` x `grid` patch grid.
+
+    `count` gives every thing the number of things of its kind in the scene (`COUNTS` classes):
+    the vision tower, which sees all patches at once, learns to count from a label at each of
+    them, so that answering "how many" is a look-up of one image token for the language model,
+    like reading a tint."""
     n = grid * grid
-    thing, tint, framed, role = [NONE] * n, [NONE] * n, [0] * n, [0] * n
+    thing, tint, framed, role, count = [NONE] * n, [NONE] * n, [0] * n, [0] * n, [NONE] * n
     frames = [b for b in scene.boxes if b.kind == "frame"]
-    for key, x, y, colour, part in _scene_things(scene):
+    things = _scene_things(scene)
+    kinds: dict[str, int] = {}
+    for key, *_ in things:
+        kinds[key] = kinds.get(key, 0) + 1
+    for key, x, y, colour, part in things:
         cell = _cell(y, grid) * grid + _cell(x, grid)
         thing[cell] = vocabulary[key]
         tint[cell] = TINTS.index(colour) if colour else NONE
         framed[cell] = int(any(b.x0 <= x <= b.x1 and b.y0 <= y <= b.y1 for b in frames))
         role[cell] = role_class(part)
-    return thing, tint, framed, role
+        count[cell] = min(kinds[key], len(COUNTS) - 1)
+    return thing, tint, framed, role, count
 
 
 def pool_labels(
     counts: dict[Task, int], partition: Partition, grid: int, seed: int = 0
-) -> tuple[Any, Any, Any, Any, tuple[str, ...], tuple[str, ...]]:
-    """Label tensors (n, grid*grid) for items 0..n-1 of each task's stream, in `render_pool` order,
-    the thing vocabulary (keys) and each thing's name in words ("" for none).
+) -> tuple[Any, Any, Any, Any, Any, tuple[str, ...], tuple[str, ...]]:
+    """Label tensors (n, grid*grid) thing, tint, framed, role and count for items 0..n-1 of each
+    task's stream, in `render_pool` order, then the thing vocabulary (keys) and each thing's name
+    in words ("" for none).
 
     The thing vocabulary is the sorted set of keys seen, so it depends only on the inputs.
     """
@@ -112,20 +128,22 @@ def pool_labels(
     tint = torch.tensor([r[1] for r in rows], dtype=torch.long).view(len(rows), grid * grid)
     framed = torch.tensor([r[2] for r in rows], dtype=torch.long).view(len(rows), grid * grid)
     role = torch.tensor([r[3] for r in rows], dtype=torch.long).view(len(rows), grid * grid)
-    return thing, tint, framed, role, ("", *keys), ("", *(names[k] for k in keys))
+    count = torch.tensor([r[4] for r in rows], dtype=torch.long).view(len(rows), grid * grid)
+    return thing, tint, framed, role, count, ("", *keys), ("", *(names[k] for k in keys))
 
 
 class PatchHeads:
     """Read-outs of the projected image features; training-only, never saved with the model.
 
     With `embeddings` (the language model's input embeddings) and the token ids of each class's
-    words, the thing and tint heads score a patch by its cosine similarity to the mean input
-    embedding of the class's words (CLIP-style, with a learned temperature; class 0, "none",
-    keeps a linear score). The image token of a balloon is then pulled towards the embedding of
-    the word "balloon" the question contains, which is the match the language model has to make.
+    words (`word_ids`, keyed by any of `TIED`), those heads score a patch by its cosine similarity
+    to the mean input embedding of the class's words (CLIP-style, with a learned temperature;
+    class 0, "none", keeps a linear score). The image token of a balloon is then pulled towards
+    the embedding of the word "balloon" the question contains, which is the match the language
+    model has to make, and towards its tint's and its count's words, which the answer copies.
     """
 
-    TIED = ("thing", "tint")
+    TIED = ("thing", "tint", "count")
 
     def __init__(
         self,
@@ -141,10 +159,12 @@ class PatchHeads:
 
         generator = torch.Generator().manual_seed(seed + 1)
         tied = embeddings is not None and word_ids is not None
+        words = set(word_ids or ()) if tied else set()
         self.module = torch.nn.ModuleDict(
             {
-                "thing": torch.nn.Linear(width, 1 if tied else n_things),
-                "tint": torch.nn.Linear(width, 1 if tied else len(TINTS)),
+                "thing": torch.nn.Linear(width, 1 if "thing" in words else n_things),
+                "tint": torch.nn.Linear(width, 1 if "tint" in words else len(TINTS)),
+                "count": torch.nn.Linear(width, 1 if "count" in words else len(COUNTS)),
                 "framed": torch.nn.Linear(width, 2),
                 "role": torch.nn.Linear(width, 3),
             }
@@ -177,7 +197,7 @@ class PatchHeads:
         import torch
         import torch.nn.functional as F
 
-        if self.embeddings is None or head not in self.TIED:
+        if self.embeddings is None or head not in self.words:
             return self.module[head](features)
         ids, mask = self.words[head]
         table = (self.embeddings(ids) * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)
@@ -185,15 +205,16 @@ class PatchHeads:
         return torch.cat([self.module[head](features), similar], dim=-1)
 
     def loss(self, features: Any, targets: Sequence[Any]) -> Any:
-        """Mean cross-entropy of the thing, tint and frame heads over every patch (targets: the
-        first three label grids); features (b, patches, width)."""
+        """Mean cross-entropy of the thing, tint, frame and count heads over every patch (targets:
+        the label grids in `pool_labels` order); features (b, patches, width)."""
         import torch.nn.functional as F
 
         total = features.new_zeros(())
-        for head, target in zip(("thing", "tint", "framed"), targets[:3], strict=True):
+        grids = {"thing": targets[0], "tint": targets[1], "framed": targets[2], "count": targets[4]}
+        for head, target in grids.items():
             logits = self.logits(head, features).flatten(0, 1).float()
             total = total + F.cross_entropy(logits, target.flatten())
-        return total / 3
+        return total / 4
 
     def role_loss(self, hidden: Any, target: Any) -> Any:
         """Cross-entropy of the role head on the language model's states at the image tokens.

@@ -22,7 +22,7 @@ from typing import Any
 from mmsy_dataset.models.tiny import TinyLlavaConfig, save_tiny_llava
 from mmsy_dataset.reference.data import DEFAULT_MIX, IGNORE, Encoded, Encoder, Kind, make_dialogue, vocabulary_corpus
 from mmsy_dataset.reference.evaluate import round1_accuracy
-from mmsy_dataset.reference.labels import TINTS, PatchHeads, pool_labels, word_ids
+from mmsy_dataset.reference.labels import COUNTS, TINTS, PatchHeads, pool_labels, word_ids
 from mmsy_dataset.reference.lookup import AnswerLookup, AttentionProbe, NameMatch, named_things
 from mmsy_dataset.reference.model import QUICK_CONFIG, REFERENCE_CONFIG, build_reference, count_parameters
 from mmsy_dataset.reference.pool import ImagePool, normalise, render_pool
@@ -63,12 +63,16 @@ class TrainConfig:
     dialogue_from: float = 0.7
     #: Score patches against the input embeddings of the things' and tints' words (labels.py).
     tie_words: bool = True
-    #: Weight of the answer-lookup loss (lookup.py) on head 0 of `lookup_layers` (0 = off).
-    lookup_weight: float = 0.0
-    lookup_layers: tuple[int, ...] = ()
-    #: Weight of the same loss towards the question's words of what is asked, on `focus_layers`.
-    focus_weight: float = 0.0
-    focus_layers: tuple[int, ...] = ()
+    #: Weight of the answer-lookup loss (lookup.py) on head 0 of `lookup_layers` (0 = off):
+    #: the second hop, from the answer position to the image tokens of what carries the answer.
+    lookup_weight: float = 0.3
+    lookup_layers: tuple[int, ...] = (1,)
+    #: With nothing to find (a "no" to object presence), the lookup targets the first token.
+    lookup_sink: bool = True
+    #: Weight of the same loss towards the question's words of what is asked, on `focus_layers`:
+    #: the first hop, which puts what is asked into the answer position's query.
+    focus_weight: float = 0.3
+    focus_layers: tuple[int, ...] = (0,)
     #: Weight of the image tokens' attention to their names in the question, on `name_layers`.
     name_weight: float = 0.0
     name_layers: tuple[int, ...] = ()
@@ -341,7 +345,11 @@ def train(
         counts = {task: cfg.images_per_task for task in TASKS}
         *patch_labels, vocabulary, names = pool_labels(counts, Partition.TRAIN, grid, cfg.seed)
         if cfg.tie_words:
-            words = {"thing": word_ids(processor.tokenizer, names), "tint": word_ids(processor.tokenizer, TINTS)}
+            words = {
+                "thing": word_ids(processor.tokenizer, names),
+                "tint": word_ids(processor.tokenizer, TINTS),
+                "count": word_ids(processor.tokenizer, COUNTS),
+            }
             heads = PatchHeads(cfg.model.text_hidden, len(vocabulary), cfg.seed, model.get_input_embeddings(), words)
         else:
             heads = PatchHeads(cfg.model.text_hidden, len(vocabulary), cfg.seed)
@@ -354,7 +362,8 @@ def train(
     language = model.model.language_model
     probes: list[tuple[str, AttentionProbe, float]] = []
     if cfg.lookup_weight:
-        probes.append(("lookup", AnswerLookup(language, cfg.lookup_layers, "image"), cfg.lookup_weight))
+        lookup = AnswerLookup(language, cfg.lookup_layers, "image", sink=cfg.lookup_sink)
+        probes.append(("lookup", lookup, cfg.lookup_weight))
     if cfg.focus_weight:
         probes.append(("focus", AnswerLookup(language, cfg.focus_layers, "question"), cfg.focus_weight))
     if cfg.name_weight:
@@ -440,7 +449,7 @@ def pretrain_vision(
         cfg, steps=cfg.vision_steps, lr=cfg.vision_lr, warmup=min(cfg.warmup, cfg.vision_steps // 10)
     )
     generator = torch.Generator().manual_seed(cfg.seed + 7)
-    running, seen, hits, things = 0.0, 0, 0, 0
+    running, seen, hits, counted, things = 0.0, 0, 0, 0, 0
     with Progress(disable=not progress) as bar:
         job = bar.add_task("pre-training the vision tower", total=cfg.vision_steps)
         for step in range(cfg.vision_steps):
@@ -458,6 +467,8 @@ def pretrain_vision(
                 present = targets[0] != 0
                 guess = heads.logits("thing", features.detach()).argmax(-1)
                 hits += int((guess[present] == targets[0][present]).sum())
+                guess = heads.logits("count", features.detach()).argmax(-1)
+                counted += int((guess[present] == targets[4][present]).sum())
                 things += int(present.sum())
             bar.update(job, advance=1, description=f"pre-training the vision tower, loss {running / seen:.3f}")
             if (step + 1) % 100 == 0 or step + 1 == cfg.vision_steps:
@@ -467,10 +478,11 @@ def pretrain_vision(
                             "vision_step": step + 1,
                             "loss": round(running / seen, 4),
                             "thing_acc": round(hits / max(1, things), 4),
+                            "count_acc": round(counted / max(1, things), 4),
                         }
                     )
                 )
-                running, seen, hits, things = 0.0, 0, 0, 0
+                running, seen, hits, counted, things = 0.0, 0, 0, 0, 0
 
 
 def match_feature_norm(model: Any, pool: ImagePool, processor: Any, ratio: float, log: Any) -> None:

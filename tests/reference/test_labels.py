@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from mmsy_dataset.reference.labels import NONE, TINTS, PatchHeads, pool_labels, scene_labels, thing_key, word_ids
+from mmsy_dataset.reference.labels import (
+    COUNTS,
+    NONE,
+    TINTS,
+    PatchHeads,
+    pool_labels,
+    scene_labels,
+    thing_key,
+    word_ids,
+)
 from mmsy_dataset.sources.synthetic import SyntheticSource
 from mmsy_dataset.sources.synthetic.common import Draft
+from mmsy_dataset.sources.synthetic.glyphs import NUMBERS
 from mmsy_dataset.tasks import Partition, Task
 
 
@@ -32,8 +42,8 @@ def test_draft_is_the_rendered_items_scene() -> None:
 def test_each_glyph_is_labelled_at_its_centre_patch(grid: int) -> None:
     draft = _draft(Task.COLOR, 1)
     vocabulary = _vocabulary(draft)
-    thing, tint, framed, role = scene_labels(draft.scene, grid, vocabulary)
-    assert len(thing) == len(tint) == len(framed) == len(role) == grid * grid
+    thing, tint, framed, role, count = scene_labels(draft.scene, grid, vocabulary)
+    assert len(thing) == len(tint) == len(framed) == len(role) == len(count) == grid * grid
     for glyph in draft.scene.glyphs:
         cell = int(glyph.y * grid) * grid + int(glyph.x * grid)
         assert thing[cell] == vocabulary[thing_key("glyph", f"{glyph.code:X}")]
@@ -49,7 +59,7 @@ def test_frames_mark_the_framed_glyph_only() -> None:
     draft = next(
         d for d in (_draft(Task.OBJECT_RECOGNITION, i) for i in range(40)) if d.relation.get("relation") == "framed"
     )
-    thing, _, framed, _ = scene_labels(draft.scene, 8, _vocabulary(draft))
+    thing, _, framed, _, _ = scene_labels(draft.scene, 8, _vocabulary(draft))
     assert sum(framed) == 1
     cell = framed.index(1)
     target = next(g for g in draft.scene.glyphs if g.role == "target")
@@ -60,14 +70,14 @@ def test_pool_labels_are_deterministic_and_in_pool_order() -> None:
     counts = {Task.COLOR: 3, Task.COUNTING: 2}
     first = pool_labels(counts, Partition.TRAIN, 8)
     second = pool_labels(counts, Partition.TRAIN, 8)
-    thing, tint, framed, role, vocabulary, names = first
-    assert thing.shape == tint.shape == framed.shape == role.shape == (5, 64)
+    thing, tint, framed, role, count, vocabulary, names = first
+    assert thing.shape == tint.shape == framed.shape == role.shape == count.shape == (5, 64)
     assert vocabulary[0] == "" and list(vocabulary[1:]) == sorted(vocabulary[1:])
     assert len(names) == len(vocabulary) and names[0] == "" and all(names[1:])
     draft = _draft(Task.COLOR, 0)
     for glyph in draft.scene.glyphs:  # a class's words are the name the questions use
         assert names[vocabulary.index(thing_key("glyph", f"{glyph.code:X}"))] == glyph.name
-    for a, b in zip(first[:4], second[:4], strict=True):
+    for a, b in zip(first[:5], second[:5], strict=True):
         assert a.equal(b)
     # Row 3 is the first counting item: as many labelled patches as glyphs in its scene.
     scene = _draft(Task.COUNTING, 0).scene
@@ -80,7 +90,7 @@ def test_heads_learn_labels_from_features() -> None:
     torch.manual_seed(0)
     heads = PatchHeads(width=16, n_things=5, seed=0)
     features = torch.randn(4, 9, 16)
-    targets = [torch.randint(5, (4, 9)), torch.randint(len(TINTS), (4, 9)), torch.randint(2, (4, 9))]
+    targets = [torch.randint(n, (4, 9)) for n in (5, len(TINTS), 2, 3, len(COUNTS))]
     optimiser = torch.optim.Adam(heads.parameters(), lr=0.05)
     first = float(heads.loss(features, targets).detach())
     for _ in range(50):
@@ -99,15 +109,14 @@ def test_tied_heads_score_patches_against_word_embeddings() -> None:
     tokenizer = build_tokenizer(["red blue balloon cat"], TinyLlavaConfig(vocab_size=300))
     embeddings = torch.nn.Embedding(len(tokenizer), 16)
     names = ("", "balloon", "cat")
-    heads = PatchHeads(
-        16, len(names), 0, embeddings, {"thing": word_ids(tokenizer, names), "tint": word_ids(tokenizer, TINTS)}
-    )
+    words = {"thing": word_ids(tokenizer, names), "tint": word_ids(tokenizer, TINTS)}
+    heads = PatchHeads(16, len(names), 0, embeddings, words)
     cat = embeddings(torch.tensor(word_ids(tokenizer, names)[1])).mean(0)
     logits = heads.logits("thing", cat.view(1, 1, 16).detach())
     assert logits.shape == (1, 1, 3) and int(logits.argmax(-1)) == 2
     assert heads.logits("tint", cat.view(1, 1, 16)).shape[-1] == len(TINTS)
     # The embeddings receive gradient from the head's loss: image and word spaces move together.
-    targets = [torch.full((1, 1), 1), torch.zeros(1, 1, dtype=torch.long), torch.zeros(1, 1, dtype=torch.long)]
+    targets = [torch.full((1, 1), 1), *(torch.zeros(1, 1, dtype=torch.long) for _ in range(4))]
     heads.loss(cat.view(1, 1, 16).detach(), targets).backward()
     assert embeddings.weight.grad is not None and embeddings.weight.grad.abs().sum() > 0
 
@@ -120,9 +129,41 @@ def test_roles_mark_what_the_question_is_about(task: Task, asked: str) -> None:
     """Role 1 on every thing that carries the answer, 2 on a positional question's anchor, else 0."""
     for index in range(6):
         draft = _draft(task, index)
-        _, _, _, role = scene_labels(draft.scene, 8, _vocabulary(draft))
+        _, _, _, role, _ = scene_labels(draft.scene, 8, _vocabulary(draft))
         for glyph in draft.scene.glyphs:
             cell = int(glyph.y * 8) * 8 + int(glyph.x * 8)
             expected = 1 if glyph.role == asked else 2 if glyph.role == "anchor" else 0
             assert role[cell] == expected, (index, glyph)
         assert role.count(1) == sum(g.role == asked for g in draft.scene.glyphs) >= 1
+
+
+def test_counts_say_how_many_of_its_kind_each_thing_has() -> None:
+    """Every counted glyph is labelled with the answer's number word; each other thing with the
+    number of things of its own kind (the vision tower counts, the language model reads)."""
+    for index in range(8):
+        draft = _draft(Task.COUNTING, index)
+        vocabulary = _vocabulary(draft)
+        thing, _, _, _, count = scene_labels(draft.scene, 8, vocabulary)
+        kinds = [thing_key("glyph", f"{g.code:X}") for g in draft.scene.glyphs]
+        for glyph, key in zip(draft.scene.glyphs, kinds, strict=True):
+            cell = int(glyph.y * 8) * 8 + int(glyph.x * 8)
+            if thing[cell] != vocabulary[key]:
+                continue  # another glyph's centre fell in the same patch and overwrote it
+            assert COUNTS[count[cell]] == NUMBERS[min(kinds.count(key), len(NUMBERS)) - 1]
+            if glyph.role == "counted":
+                assert COUNTS[count[cell]] == draft.answer
+        assert all(c == NONE for t, c in zip(thing, count, strict=True) if t == NONE)
+
+
+def test_tied_count_head_scores_against_number_words() -> None:
+    import torch
+
+    from mmsy_dataset.models.tiny import TinyLlavaConfig, build_tokenizer
+
+    tokenizer = build_tokenizer([" ".join(COUNTS[1:]) + " cat"], TinyLlavaConfig(vocab_size=300))
+    embeddings = torch.nn.Embedding(len(tokenizer), 16)
+    heads = PatchHeads(16, 2, 0, embeddings, {"count": word_ids(tokenizer, COUNTS)})
+    five = embeddings(torch.tensor(word_ids(tokenizer, COUNTS)[4])).mean(0)
+    logits = heads.logits("count", five.view(1, 1, 16).detach())
+    assert logits.shape == (1, 1, len(COUNTS)) and COUNTS[int(logits.argmax(-1))] == "five"
+    assert heads.logits("thing", five.view(1, 1, 16)).shape[-1] == 2  # untied: a linear head

@@ -46,6 +46,31 @@ def test_answer_lookup_is_the_models_attention() -> None:
     lookup.remove()
 
 
+def test_lookup_sink_targets_the_first_token_when_nothing_carries_the_answer() -> None:
+    """A "no" to object presence has no answer-carrying glyph: with `sink` its row looks at the
+    first token; without, the row is left out of the loss."""
+    import torch
+
+    language = _eager_model()
+    embeds = torch.randn(2, 12, QUICK_CONFIG.text_hidden, generator=torch.Generator().manual_seed(1))
+    mask = torch.ones(2, 12, dtype=torch.long)
+    attention = language(inputs_embeds=embeds, attention_mask=mask, output_attentions=True).attentions[1]
+    at_image = torch.zeros(2, 12, dtype=torch.bool)
+    at_image[:, 4:8] = True
+    role = torch.zeros(2, 4, dtype=torch.long)
+    role[0, 1] = 1  # row 0: the glyph at position 5 carries the answer; row 1: nothing does
+    inputs = {"answer_at": torch.tensor([10, 11]), "patch_labels": [None, None, None, role]}
+    losses = {}
+    for sink in (True, False):
+        lookup = AnswerLookup(language, [1], sink=sink)
+        language(inputs_embeds=embeds, attention_mask=mask)
+        losses[sink] = float(lookup.batch_loss(inputs, at_image).detach())
+        lookup.remove()
+    hit, sunk = attention[0, 0, 10, 5].log(), attention[1, 0, 11, 0].log()
+    assert losses[True] == pytest.approx(float(-(hit + sunk).detach()) / 2, rel=1e-5)
+    assert losses[False] == pytest.approx(float(-hit.detach()), rel=1e-5)
+
+
 def test_name_match_is_a_binary_cross_entropy_of_the_models_attention() -> None:
     import torch
 
