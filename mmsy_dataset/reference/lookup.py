@@ -14,8 +14,10 @@ Measured (diagnostics.md, third and fourth sessions): supervising only the secon
 position to image) did not teach selection by name, because nothing put *what is asked* into
 the answer position's query; the lookup stalled at the score of looking at every object alike.
 Supervising both hops (`to="question"` on layer 0, the focus; `to="image"` on layer 1, the
-lookup) took colour questions from chance to 0.97 in 200 steps with clean image features, and
-is the recipe's default.
+lookup) took colour questions from chance to 0.97 in 200 steps with clean image features. On
+real features a third loss, `NameMatch` on layer 0, made selection by name work (object
+presence 0.50 -> 0.93, colour 0.64 -> 0.82 with the engine). All three are the recipe's
+default.
 """
 
 from __future__ import annotations

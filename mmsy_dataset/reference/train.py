@@ -73,9 +73,11 @@ class TrainConfig:
     #: the first hop, which puts what is asked into the answer position's query.
     focus_weight: float = 0.3
     focus_layers: tuple[int, ...] = (0,)
-    #: Weight of the image tokens' attention to their names in the question, on `name_layers`.
-    name_weight: float = 0.0
-    name_layers: tuple[int, ...] = ()
+    #: Weight of the image tokens' attention to their names in the question, on `name_layers`:
+    #: the named glyph gathers the same word the answer position gathers, so that the lookup
+    #: matches two copies of one word embedding instead of a word against an image feature.
+    name_weight: float = 0.3
+    name_layers: tuple[int, ...] = (0,)
     #: After stage 1, scale the projector's output so that an image token's mean norm is this
     #: many times a word embedding's (0 = leave it).
     feature_norm: float = 0.0
