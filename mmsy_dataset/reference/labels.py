@@ -15,8 +15,8 @@ without rendering (about 0.1 ms an item).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from mmsy_dataset.sources.synthetic.glyphs import COLORS, NUMBERS
@@ -31,17 +31,6 @@ TINTS: tuple[str, ...] = ("", *COLORS)
 #: Count classes: none, then how many things of this kind the scene holds, in words (capped at
 #: the largest number a counting question asks about).
 COUNTS: tuple[str, ...] = ("", *NUMBERS)
-
-
-@dataclass(frozen=True)
-class PatchLabels:
-    """Per-image label grids, row-major over the patch grid (`grid` x `grid`)."""
-
-    thing: list[list[int]]  # class of the glyph/shape centred in each patch (0 = none)
-    tint: list[list[int]]
-    framed: list[list[int]]
-    count: list[list[int]]
-    vocabulary: tuple[str, ...]  # thing classes ("" first), e.g. "glyph:1F408", "shape:circle:dotted"
 
 
 def thing_key(kind: str, *parts: object) -> str:
@@ -90,9 +79,7 @@ def scene_labels(
     thing, tint, framed, role, count = [NONE] * n, [NONE] * n, [0] * n, [0] * n, [NONE] * n
     frames = [b for b in scene.boxes if b.kind == "frame"]
     things = _scene_things(scene)
-    kinds: dict[str, int] = {}
-    for key, *_ in things:
-        kinds[key] = kinds.get(key, 0) + 1
+    kinds = Counter(key for key, *_ in things)
     for key, x, y, colour, part in things:
         cell = _cell(y, grid) * grid + _cell(x, grid)
         thing[cell] = vocabulary[key]
@@ -160,6 +147,8 @@ class PatchHeads:
         generator = torch.Generator().manual_seed(seed + 1)
         tied = embeddings is not None and word_ids is not None
         words = set(word_ids or ()) if tied else set()
+        if words - set(self.TIED):
+            raise ValueError(f"PatchHeads: only {', '.join(self.TIED)} can be tied to words, not {sorted(words)}")
         self.module = torch.nn.ModuleDict(
             {
                 "thing": torch.nn.Linear(width, 1 if "thing" in words else n_things),

@@ -167,3 +167,10 @@ def test_tied_count_head_scores_against_number_words() -> None:
     logits = heads.logits("count", five.view(1, 1, 16).detach())
     assert logits.shape == (1, 1, len(COUNTS)) and COUNTS[int(logits.argmax(-1))] == "five"
     assert heads.logits("thing", five.view(1, 1, 16)).shape[-1] == 2  # untied: a linear head
+
+
+def test_only_word_heads_can_be_tied() -> None:
+    import torch
+
+    with pytest.raises(ValueError, match="framed"):
+        PatchHeads(16, 2, 0, torch.nn.Embedding(10, 16), {"framed": [[1], [2]]})
