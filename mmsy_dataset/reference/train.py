@@ -94,7 +94,7 @@ class TrainConfig:
     #: Stage 2 trains the projector and language model only, as LLaVA does: trained end to end,
     #: the first 200 steps wiped out the count a linear probe read from the image tokens after
     #: stage 1 (0.45 -> 0.16 on the benchmark's counting items; diagnostics.md, fifth session).
-    freeze_vision: bool = False
+    freeze_vision: bool = True
     #: After stage 1, scale the projector's output so that an image token's mean norm is this
     #: many times a word embedding's (0 = leave it).
     feature_norm: float = 0.0
