@@ -81,11 +81,11 @@ def scene_labels(scene: Scene, grid: int, vocabulary: dict[str, int], counted: b
     With `counted`, `count` gives every thing the number of things of its kind in the scene
     (`COUNTS` classes): the vision tower, which sees all patches at once, learns to count from a
     label at each of them, so that answering "how many" is a look-up of one image token for the
-    language model, like reading a tint. Without it, count is "none" (the recipe's `count_tasks`
-    option): most things are alone of their kind, and a "one" on all of them pulls every image
-    token towards the word a clock face's hour shares; the tied read-out of the committed
-    weights says "one o'clock" for every clock (diagnostics.md, fifth session). `pattern` is a
-    shape's fill pattern, "none" for glyphs."""
+    language model, like reading a tint. Without it, count is "none" (the recipe's
+    `count_everywhere: false`): most things are alone of their kind, and a "one" on all of them
+    pulls every image token towards the word a clock face's hour shares; the tied read-out of
+    the fourth session's weights said "one o'clock" for every clock (diagnostics.md, fifth session).
+    `pattern` is a shape's fill pattern, "none" for glyphs."""
     n = grid * grid
     thing, tint, framed, role = [NONE] * n, [NONE] * n, [0] * n, [0] * n
     count, pattern = [NONE] * n, [NONE] * n

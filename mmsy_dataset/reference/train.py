@@ -68,7 +68,8 @@ class TrainConfig:
     aux_weight: float = 0.5
     #: Fraction of the (stage 2) steps trained on round-1 questions only before `mix` starts.
     dialogue_from: float = 0.7
-    #: Score patches against the input embeddings of the things' and tints' words (labels.py).
+    #: Score patches against the input embeddings of the things', tints', counts' (and patterns')
+    #: words (labels.py).
     tie_words: bool = True
     #: Give each word-tied head a linear twin over the same classes (labels.py `PatchHeads`).
     twin_heads: bool = False
@@ -518,7 +519,7 @@ def pretrain_vision(
                 guess = heads.logits("thing", features.detach()).argmax(-1)
                 hits += int((guess[present] == targets[0][present]).sum())
                 things += int(present.sum())
-                # Counts are marked in counting scenes only (labels.py): scored where marked.
+                # Scored where a count is labelled (only counting scenes without count_everywhere).
                 marked = targets[4] != 0
                 guess = heads.logits("count", features.detach()).argmax(-1)
                 counted += int((guess[marked] == targets[4][marked]).sum())
