@@ -1,0 +1,184 @@
+"""`mmsy publish dataset`: the dry run, the upload through huggingface_hub against a loopback
+Hub, and the refusals. The CLI runs in a subprocess so that `HF_ENDPOINT` (read when
+huggingface_hub is imported) points at the loopback server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mmsy_dataset.hub.manifest import MANIFEST, sha256_file
+from mmsy_dataset.hub.publish import PublishError, check_repo_id
+from tests.helpers import build_small
+from tests.hub.fake_hub import FakeHub
+
+TOKEN = "hf_loopbackSECRET0123456789abcdef"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("publish") / "ds"
+    build_small(out)
+    return out
+
+
+@pytest.fixture
+def hub() -> Iterator[FakeHub]:
+    with FakeHub() as server:
+        yield server
+
+
+def mmsy(
+    args: list[str], hub: FakeHub, home: Path, token: str | None = TOKEN, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI against the loopback Hub, with a fresh HF_HOME (no saved login)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_") or k in ("HF_DATASETS_OFFLINE",)}
+    env.update(
+        HF_ENDPOINT=hub.url,
+        HF_HUB_OFFLINE="0",
+        TRANSFORMERS_OFFLINE="0",
+        HF_HOME=str(home),
+        HF_HUB_DISABLE_XET="1",  # the loopback Hub speaks the LFS protocol, not Xet
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        NO_PROXY="127.0.0.1",
+        PYTHONPATH=str(ROOT),
+        COLUMNS="1000",  # one error line is one line, not wrapped at 80
+    )
+    if token is not None:
+        env["HF_TOKEN"] = token
+    return subprocess.run(
+        [sys.executable, "-m", "mmsy_dataset.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd or ROOT,
+    )
+
+
+def upload_requests(hub: FakeHub) -> list[str]:
+    """The request sequence, without the client's best-effort agent-registry lookup."""
+    return [r for r in hub.sequence() if r != "GET /api/agent-harnesses"]
+
+
+def expected_files(folder: Path) -> list[str]:
+    manifest = json.loads((folder / MANIFEST).read_text())
+    return [*sorted(manifest["files"]), MANIFEST]
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_dry_run_lists_exactly_the_files_and_the_commit(built: Path, hub: FakeHub, tmp_path: Path) -> None:
+    result = mmsy(["publish", "dataset", str(built), "--repo", "my-org/mmsy", "--dry-run"], hub, tmp_path, token=None)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:5] == [
+        "dry run: nothing uploaded",
+        "repo: my-org/mmsy (dataset, public)",
+        "commit: 'MM-SY 1.0.0 (fixture source, seed 0)' on main, one commit",
+        "tag: v1.0.0",
+        f"files: {len(expected_files(built))}, {sum((built / f).stat().st_size for f in expected_files(built)):,} bytes",
+    ]
+    listed = [line.split()[0] for line in lines[5:]]
+    assert listed == expected_files(built)
+    for line in lines[5:]:
+        rel, sha = line.split()[0], line.split()[-1]
+        assert sha == sha256_file(built / rel)
+    assert hub.requests == []  # no token needed, nothing sent
+
+
+def test_upload_end_to_end_through_huggingface_hub(built: Path, hub: FakeHub, tmp_path: Path) -> None:
+    home = tmp_path / "hf-home"
+    result = mmsy(["publish", "dataset", str(built), "--repo", "my-org/mmsy", "--private"], hub, home)
+    assert result.returncode == 0, result.stderr
+    files = expected_files(built)
+    lfs = [f for f in files if f.endswith(".parquet")]
+    seq = upload_requests(hub)
+    commit_oid = hub.repos["my-org/mmsy"].commits[0]["oid"]
+    # create the repo, check the card's YAML, ask upload modes, LFS batch, one PUT per parquet, commit, tag.
+    assert seq[:4] == [
+        "POST /api/repos/create",
+        "POST /api/validate-yaml",
+        "POST /api/datasets/my-org/mmsy/preupload/main",
+        "POST /datasets/my-org/mmsy.git/info/lfs/objects/batch",
+    ]
+    puts = seq[4 : 4 + len(lfs)]
+    assert sorted(puts) == sorted(f"PUT /lfs-put/{sha256_file(built / f)}" for f in lfs)
+    assert seq[4 + len(lfs) :] == [
+        "POST /api/datasets/my-org/mmsy/commit/main",
+        f"POST /api/datasets/my-org/mmsy/tag/{commit_oid}",
+    ]
+    create = json.loads(hub.requests[[r.path for r in hub.requests].index("/api/repos/create")].body)
+    assert create == {"name": "mmsy", "organization": "my-org", "visibility": "private", "type": "dataset"}
+    repo = hub.repos["my-org/mmsy"]
+    assert repo.files == {f: (built / f).read_bytes() for f in files}  # every byte, nothing else
+    assert repo.tags == {"v1.0.0": commit_oid}
+    assert len(repo.commits) == 1 and repo.commits[0]["summary"] == "MM-SY 1.0.0 (fixture source, seed 0)"
+    assert f"committed {commit_oid}" in result.stdout and "tagged v1.0.0" in result.stdout
+    # The token travels only in the Authorization header of Hub API calls (not to the LFS store).
+    for r in hub.requests:
+        assert TOKEN.encode() not in r.body
+        others = {k: v for k, v in r.headers.items() if k != "authorization"}
+        assert TOKEN not in json.dumps(others)
+        assert r.headers.get("authorization") == (None if r.method == "PUT" else f"Bearer {TOKEN}") or (
+            r.path == "/api/agent-harnesses"
+        )
+    assert TOKEN not in result.stdout + result.stderr
+    for path in [*tmp_path.rglob("*"), *built.rglob("*")]:
+        if path.is_file():
+            assert TOKEN.encode() not in path.read_bytes(), path
+
+
+def test_publishing_a_version_twice_is_refused_by_its_tag(built: Path, hub: FakeHub, tmp_path: Path) -> None:
+    assert mmsy(["publish", "dataset", str(built), "--repo", "my-org/mmsy"], hub, tmp_path).returncode == 0
+    line = one_error_line(mmsy(["publish", "dataset", str(built), "--repo", "my-org/mmsy"], hub, tmp_path))
+    assert "could not tag the commit v1.0.0: HTTP 409" in line and "published once" in line
+
+
+def test_folder_that_does_not_match_its_manifest_uploads_nothing(built: Path, hub: FakeHub, tmp_path: Path) -> None:
+    broken = tmp_path / "ds"
+    shutil.copytree(built, broken)
+    shard = sorted((broken / "data" / "sycophancy").glob("*.parquet"))[0]
+    shard.write_bytes(shard.read_bytes()[:-1] + b"\0")
+    line = one_error_line(mmsy(["publish", "dataset", str(broken), "--repo", "my-org/mmsy"], hub, tmp_path))
+    assert f"data/sycophancy/{shard.name}: checksum mismatch" in line and "mmsy_manifest.json" in line
+    assert hub.requests == []
+
+
+def test_folder_without_manifest_uploads_nothing(hub: FakeHub, tmp_path: Path) -> None:
+    line = one_error_line(mmsy(["publish", "dataset", str(tmp_path), "--repo", "my-org/mmsy"], hub, tmp_path))
+    assert "no MM-SY manifest here" in line
+    assert hub.requests == []
+
+
+@pytest.mark.parametrize("repo", ["mmsy", "my-org/mm--sy", "a/b/c", "my org/mmsy", "my-org/mmsy.git", "my-org/.x"])
+def test_invalid_repo_ids(repo: str) -> None:
+    with pytest.raises(PublishError, match="not a Hub repo id"):
+        check_repo_id(repo)
+
+
+def test_invalid_repo_id_uploads_nothing(built: Path, hub: FakeHub, tmp_path: Path) -> None:
+    line = one_error_line(mmsy(["publish", "dataset", str(built), "--repo", "my-org/mm..sy"], hub, tmp_path))
+    assert "--repo 'my-org/mm..sy': not a Hub repo id" in line
+    assert hub.requests == []
+
+
+def test_missing_token_uploads_nothing(built: Path, hub: FakeHub, tmp_path: Path) -> None:
+    line = one_error_line(mmsy(["publish", "dataset", str(built), "--repo", "my-org/mmsy"], hub, tmp_path, token=None))
+    assert "no Hugging Face token" in line and "HF_TOKEN" in line
+    assert hub.requests == []
