@@ -68,7 +68,7 @@ class FakeHub:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_HEAD = _handle  # noqa: N815
+            do_GET = do_POST = do_PUT = do_HEAD = _handle
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -101,7 +101,8 @@ class FakeHub:
             repo = self.repos.get(m.group(2))
             if repo is None:
                 return 404, {"error": "Repository not found"}
-            return getattr(self, f"_{m.group(3)}")(m.group(2), repo, json.loads(r.body) if m.group(3) != "commit" else r)
+            payload = r if m.group(3) == "commit" else json.loads(r.body)
+            return getattr(self, f"_{m.group(3)}")(m.group(2), repo, payload)
         m = re.fullmatch(r"/(?:datasets/|spaces/)?([^/]+/[^/]+)\.git/info/lfs/objects/batch", path)
         if r.method == "POST" and m:
             objects = json.loads(r.body)["objects"]

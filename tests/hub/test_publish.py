@@ -87,12 +87,13 @@ def test_dry_run_lists_exactly_the_files_and_the_commit(built: Path, hub: FakeHu
     result = mmsy(["publish", "dataset", str(built), "--repo", "my-org/mmsy", "--dry-run"], hub, tmp_path, token=None)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
+    total = sum((built / f).stat().st_size for f in expected_files(built))
     assert lines[:5] == [
         "dry run: nothing uploaded",
         "repo: my-org/mmsy (dataset, public)",
         "commit: 'MM-SY 1.0.0 (fixture source, seed 0)' on main, one commit",
         "tag: v1.0.0",
-        f"files: {len(expected_files(built))}, {sum((built / f).stat().st_size for f in expected_files(built)):,} bytes",
+        f"files: {len(expected_files(built))}, {total:,} bytes",
     ]
     listed = [line.split()[0] for line in lines[5:]]
     assert listed == expected_files(built)
