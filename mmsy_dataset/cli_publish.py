@@ -124,10 +124,11 @@ def run_publish_metric(args: argparse.Namespace) -> int:
     check_repo_id(args.repo)
     with tempfile.TemporaryDirectory(prefix="mmsy-metric-space-") as tmp:
         out = args.out or Path(tmp) / args.repo.split("/")[1]
-        write_metric_space(out, args.repo, requirement=args.requirement)
+        written = write_metric_space(out, args.repo, requirement=args.requirement)
         plan = plan_folder(
             out,
             args.repo,
+            files=written,
             repo_type="space",
             commit_message=f"mmsy metric module {args.repo.split('/')[1]}",
             space_sdk="gradio",

@@ -143,12 +143,20 @@ def plan_dataset(folder: str | Path, repo_id: str, *, private: bool = False) -> 
 
 
 def plan_folder(
-    folder: str | Path, repo_id: str, *, repo_type: str, commit_message: str, space_sdk: str | None, private: bool
+    folder: str | Path,
+    repo_id: str,
+    *,
+    repo_type: str,
+    commit_message: str,
+    space_sdk: str | None,
+    private: bool,
+    files: list[Path] | None = None,
 ) -> Plan:
-    """Plan the upload of every file of a generated folder (a Space) in one commit."""
+    """Plan the upload of a generated folder (a Space) in one commit: `files`, or all of it."""
     root = Path(folder)
     check_repo_id(repo_id)
-    rels = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    chosen = files if files is not None else [p for p in root.rglob("*") if p.is_file()]
+    rels = sorted(p.relative_to(root).as_posix() for p in chosen)
     if not rels:
         raise PublishError(f"{root}: no files to upload")
     return Plan(
