@@ -41,7 +41,7 @@ def package_requirement() -> str:
 
 def foreign_imports(source: str) -> list[str]:
     """Top-level modules the code imports that are neither the standard library nor allowed."""
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             found.update(alias.name.split(".")[0] for alias in node.names)

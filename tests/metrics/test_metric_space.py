@@ -94,9 +94,9 @@ def _wheel(tmp_path: Path) -> Path:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, src / name)
     shutil.copytree(ROOT / "mmsy_dataset", src / "mmsy_dataset", ignore=shutil.ignore_patterns("__pycache__"))
-    pip = [sys.executable, "-m", "pip"]
+    pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q"]
     subprocess.run(
-        [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w", str(tmp_path / "dist"), str(src)],
+        [*pip, "-w", str(tmp_path / "dist"), str(src)],
         check=True,
         capture_output=True,
         timeout=300,
