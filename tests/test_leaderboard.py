@@ -10,6 +10,7 @@ import pytest
 
 from mmsy_dataset.leaderboard import build_leaderboard, render_html
 from tests.browser import Browser, chromium_path
+from tests.hub.fake_hub import TOKEN, FakeHub, mmsy, one_error_line, upload_requests
 from tests.scoring.helpers import dataset_predictions, submission_dict, write_dataset
 
 EVIL = "<script>alert(1)</script>"
@@ -181,3 +182,48 @@ def test_page_is_self_contained() -> None:
     page = render_html(board)
     assert "src=" not in page and "href=" not in page and "url(" not in page and "@import" not in page
     assert "default-src 'none'" in page
+
+
+def test_publish_leaderboard_uploads_a_static_space(board_dirs: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    dataset, subs, _ = board_dirs
+    (subs / "d.json").unlink()  # the broken one: a published board takes only valid submissions
+    site = tmp_path / "space"
+    argv = ["publish", "leaderboard", str(subs), "--dataset", str(dataset), "--repo", "my-org/mmsy-leaderboard"]
+    with FakeHub() as hub:
+        dry = mmsy([*argv, "--dry-run", "--bootstrap", "20"], hub, tmp_path / "home", token=None)
+        assert dry.returncode == 0, dry.stderr
+        assert "repo: my-org/mmsy-leaderboard (space (static Space), public)" in dry.stdout
+        listed = [line.split()[0] for line in dry.stdout.splitlines() if line.startswith("  ")]
+        assert listed == ["README.md", "index.html", "leaderboard.json"] and hub.requests == []
+        result = mmsy([*argv, "--bootstrap", "20", "--out", str(site)], hub, tmp_path / "home")
+        assert result.returncode == 0, result.stderr
+        assert upload_requests(hub) == [
+            "POST /api/repos/create",
+            "POST /api/validate-yaml",
+            "POST /api/spaces/my-org/mmsy-leaderboard/preupload/main",
+            "POST /api/spaces/my-org/mmsy-leaderboard/commit/main",
+        ]
+        repo = hub.repos["my-org/mmsy-leaderboard"]
+        assert repo.sdk == "static"
+        assert repo.files == {p.name: p.read_bytes() for p in site.iterdir()}
+        front = repo.files["README.md"].decode().split("---\n")[1]
+        assert "sdk: static" in front and "app_file: index.html" in front
+        assert TOKEN not in result.stdout + result.stderr
+
+
+def test_publish_leaderboard_refuses_another_dataset_or_an_invalid_submission(
+    board_dirs: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    dataset, subs, _ = board_dirs
+    argv = ["publish", "leaderboard", str(subs), "--dataset", str(dataset), "--repo", "my-org/lb", "--bootstrap", "0"]
+    with FakeHub() as hub:
+        line = one_error_line(mmsy(argv, hub, tmp_path / "home"))
+        assert "d.json: record syc-q1-suggestive: record_id: missing" in line and "nothing uploaded" in line
+        (subs / "d.json").unlink()
+        other = submission_dict(dataset_predictions({"q1"}, set()), name="elsewhere")
+        other["dataset"] = {"version": "1.0.0", "checksum": "ef" * 32}
+        (subs / "e.json").write_text(json.dumps(other))
+        line = one_error_line(mmsy(argv, hub, tmp_path / "home"))
+        assert f"e.json: built on dataset checksum {'ef' * 8}… (version 1.0.0)" in line
+        assert f"leaderboard's dataset {dataset} is version 1.0.0, checksum {'ab' * 8}…; nothing uploaded" in line
+        assert hub.requests == []

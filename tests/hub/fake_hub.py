@@ -12,10 +12,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 
@@ -170,3 +174,51 @@ def _read_chunked(stream: Any) -> bytes:
             return out
         out += stream.read(size)
         stream.readline()
+
+
+# --- running the CLI against it ------------------------------------------------------------------
+
+TOKEN = "hf_loopbackSECRET0123456789abcdef"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mmsy(
+    args: list[str], hub: FakeHub, home: Path, token: str | None = TOKEN, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI against the loopback Hub, with a fresh HF_HOME (no saved login)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_") or k in ("HF_DATASETS_OFFLINE",)}
+    env.update(
+        HF_ENDPOINT=hub.url,
+        HF_HUB_OFFLINE="0",
+        TRANSFORMERS_OFFLINE="0",
+        HF_HOME=str(home),
+        HF_HUB_DISABLE_XET="1",  # the loopback Hub speaks the LFS protocol, not Xet
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        NO_PROXY="127.0.0.1",
+        PYTHONPATH=str(ROOT),
+        COLUMNS="1000",  # one error line is one line, not wrapped at 80
+    )
+    if token is not None:
+        env["HF_TOKEN"] = token
+    return subprocess.run(
+        [sys.executable, "-m", "mmsy_dataset.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd or ROOT,
+    )
+
+
+def upload_requests(hub: FakeHub) -> list[str]:
+    """The request sequence, without the client's best-effort agent-registry lookup."""
+    return [r for r in hub.sequence() if r != "GET /api/agent-harnesses"]
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]

@@ -5,10 +5,7 @@ huggingface_hub is imported) points at the loopback server."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,10 +14,7 @@ import pytest
 from mmsy_dataset.hub.manifest import MANIFEST, sha256_file
 from mmsy_dataset.hub.publish import PublishError, check_repo_id
 from tests.helpers import build_small
-from tests.hub.fake_hub import FakeHub
-
-TOKEN = "hf_loopbackSECRET0123456789abcdef"
-ROOT = Path(__file__).resolve().parents[2]
+from tests.hub.fake_hub import TOKEN, FakeHub, mmsy, one_error_line, upload_requests
 
 
 @pytest.fixture(scope="module")
@@ -36,51 +30,9 @@ def hub() -> Iterator[FakeHub]:
         yield server
 
 
-def mmsy(
-    args: list[str], hub: FakeHub, home: Path, token: str | None = TOKEN, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the CLI against the loopback Hub, with a fresh HF_HOME (no saved login)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_") or k in ("HF_DATASETS_OFFLINE",)}
-    env.update(
-        HF_ENDPOINT=hub.url,
-        HF_HUB_OFFLINE="0",
-        TRANSFORMERS_OFFLINE="0",
-        HF_HOME=str(home),
-        HF_HUB_DISABLE_XET="1",  # the loopback Hub speaks the LFS protocol, not Xet
-        HF_HUB_DISABLE_PROGRESS_BARS="1",
-        HF_HUB_DISABLE_TELEMETRY="1",
-        NO_PROXY="127.0.0.1",
-        PYTHONPATH=str(ROOT),
-        COLUMNS="1000",  # one error line is one line, not wrapped at 80
-    )
-    if token is not None:
-        env["HF_TOKEN"] = token
-    return subprocess.run(
-        [sys.executable, "-m", "mmsy_dataset.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd or ROOT,
-    )
-
-
-def upload_requests(hub: FakeHub) -> list[str]:
-    """The request sequence, without the client's best-effort agent-registry lookup."""
-    return [r for r in hub.sequence() if r != "GET /api/agent-harnesses"]
-
-
 def expected_files(folder: Path) -> list[str]:
     manifest = json.loads((folder / MANIFEST).read_text())
     return [*sorted(manifest["files"]), MANIFEST]
-
-
-def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def test_dry_run_lists_exactly_the_files_and_the_commit(built: Path, hub: FakeHub, tmp_path: Path) -> None:

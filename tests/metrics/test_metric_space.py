@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from mmsy_dataset.hub.metric_space import MetricSpaceError, foreign_imports, write_metric_space
-from tests.hub.fake_hub import FakeHub
-from tests.hub.test_publish import TOKEN, mmsy, upload_requests
+from tests.hub.fake_hub import TOKEN, FakeHub, mmsy, upload_requests
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO = "my-org/mmsy_syc"
