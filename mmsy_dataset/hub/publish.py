@@ -186,13 +186,16 @@ def _scrub(message: str, token: str) -> str:
     return message.replace(token, "***") if token else message
 
 
-def execute(plan: Plan, token: str, console: Any = None) -> Published:
-    """Create the repo (existing is fine), upload the plan's files, tag the commit."""
+def execute(plan: Plan, token: str, endpoint: str | None = None) -> Published:
+    """Create the repo (existing is fine), upload the plan's files, tag the commit.
+
+    `endpoint` defaults to huggingface_hub's (`HF_ENDPOINT`, else huggingface.co).
+    """
     import httpx2
     from huggingface_hub import CommitOperationAdd, HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
-    api = HfApi(token=token)
+    api = HfApi(endpoint=endpoint, token=token)
     step = "create the repo"
     try:
         url = api.create_repo(

@@ -4,6 +4,7 @@ huggingface_hub is imported) points at the loopback server."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mmsy_dataset.hub.manifest import MANIFEST, sha256_file
-from mmsy_dataset.hub.publish import PublishError, check_repo_id
+from mmsy_dataset.hub.publish import PublishError, check_repo_id, execute, plan_dataset
 from tests.helpers import build_small
 from tests.hub.fake_hub import TOKEN, FakeHub, mmsy, one_error_line, upload_requests
 
@@ -95,6 +96,32 @@ def test_upload_end_to_end_through_huggingface_hub(built: Path, hub: FakeHub, tm
     for path in [*tmp_path.rglob("*"), *built.rglob("*")]:
         if path.is_file():
             assert TOKEN.encode() not in path.read_bytes(), path
+    # What the Hub now holds loads with `datasets` by the card's configs, like the built folder.
+    from datasets import load_dataset
+
+    mirror = tmp_path / "mirror"
+    for rel, data in repo.files.items():
+        (mirror / rel).parent.mkdir(parents=True, exist_ok=True)
+        (mirror / rel).write_bytes(data)
+    counts = json.loads((built / MANIFEST).read_text())["counts"]
+    loaded = load_dataset(str(mirror), "sycophancy", split="test", cache_dir=str(tmp_path / "cache"))
+    assert loaded.num_rows == counts["sycophancy"]["test"]
+
+
+@pytest.mark.filterwarnings("ignore:Use .content=:DeprecationWarning")  # huggingface_hub's LFS PUT
+def test_large_build_goes_through_the_folder_upload_and_is_tagged(
+    built: Path, hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)  # with hf_xet this is the streamed pipeline
+    plan = dataclasses.replace(plan_dataset(built, "my-org/big"), large=True)
+    assert "resumable multi-commit folder upload" in plan.describe()[1]
+    published = execute(plan, TOKEN, endpoint=hub.url)
+    repo = hub.repos["my-org/big"]
+    assert repo.files == {f.path_in_repo: f.local.read_bytes() for f in plan.files}
+    assert repo.tags == {"v1.0.0": repo.commits[-1]["oid"]} == {"v1.0.0": published.commit_oid}
 
 
 def test_publishing_a_version_twice_is_refused_by_its_tag(built: Path, hub: FakeHub, tmp_path: Path) -> None:
