@@ -205,6 +205,13 @@ def execute(plan: Plan, token: str, endpoint: str | None = None) -> Published:
             exist_ok=True,
             space_sdk=plan.space_sdk,
         )
+        if plan.tag:
+            step = "list the repo's tags"
+            if plan.tag in {t.name for t in api.list_repo_refs(plan.repo_id, repo_type=plan.repo_type).tags}:
+                raise PublishError(
+                    f"{plan.repo_id}: tag {plan.tag} exists: a version is published once; build a new --version "
+                    "(nothing uploaded)"
+                )
         if plan.large:
             step = "upload the folder"
             info: Any = api.upload_folder(

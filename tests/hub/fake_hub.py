@@ -1,8 +1,8 @@
 """A loopback stand-in for the Hugging Face Hub: the endpoints `huggingface_hub` calls to upload.
 
 Only what an upload needs, as `huggingface_hub` (2.x, no hf_xet) drives it: create a repo,
-validate a README's YAML, ask the upload mode of each file (preupload), the LFS batch API
-("basic" transfer: one PUT per file), the ndjson commit, and tags. Every request is recorded
+list its refs, validate a README's YAML, ask the upload mode of each file (preupload), the LFS
+batch API ("basic" transfer: one PUT per file), the ndjson commit, and tags. Every request is recorded
 (method, path, headers, body) so a test can check the sequence, the bytes and the token.
 Binds 127.0.0.1 only.
 """
@@ -100,6 +100,15 @@ class FakeHub:
             return self._create(json.loads(r.body))
         if r.method == "POST" and path == "/api/validate-yaml":
             return 200, {"errors": [], "warnings": []}
+        m = re.fullmatch(r"/api/(datasets|spaces|models)/([^/]+/[^/]+)/refs", path)
+        if r.method == "GET" and m:
+            repo = self.repos.get(m.group(2))
+            if repo is None:
+                return 404, {"error": "Repository not found"}
+            tags = [{"name": t, "ref": f"refs/tags/{t}", "targetCommit": oid} for t, oid in repo.tags.items()]
+            head = repo.commits[-1]["oid"] if repo.commits else "0" * 40
+            main = [{"name": "main", "ref": "refs/heads/main", "targetCommit": head}]
+            return 200, {"branches": main, "converts": [], "tags": tags}
         m = re.fullmatch(r"/api/(datasets|spaces|models)/([^/]+/[^/]+)/(preupload|commit|tag)/(.+)", path)
         if r.method == "POST" and m:
             repo = self.repos.get(m.group(2))

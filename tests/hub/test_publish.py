@@ -65,15 +65,16 @@ def test_upload_end_to_end_through_huggingface_hub(built: Path, hub: FakeHub, tm
     seq = upload_requests(hub)
     commit_oid = hub.repos["my-org/mmsy"].commits[0]["oid"]
     # create the repo, check the card's YAML, ask upload modes, LFS batch, one PUT per parquet, commit, tag.
-    assert seq[:4] == [
+    assert seq[:5] == [
         "POST /api/repos/create",
+        "GET /api/datasets/my-org/mmsy/refs",
         "POST /api/validate-yaml",
         "POST /api/datasets/my-org/mmsy/preupload/main",
         "POST /datasets/my-org/mmsy.git/info/lfs/objects/batch",
     ]
-    puts = seq[4 : 4 + len(lfs)]
+    puts = seq[5 : 5 + len(lfs)]
     assert sorted(puts) == sorted(f"PUT /lfs-put/{sha256_file(built / f)}" for f in lfs)
-    assert seq[4 + len(lfs) :] == [
+    assert seq[5 + len(lfs) :] == [
         "POST /api/datasets/my-org/mmsy/commit/main",
         f"POST /api/datasets/my-org/mmsy/tag/{commit_oid}",
     ]
@@ -124,10 +125,14 @@ def test_large_build_goes_through_the_folder_upload_and_is_tagged(
     assert repo.tags == {"v1.0.0": repo.commits[-1]["oid"]} == {"v1.0.0": published.commit_oid}
 
 
-def test_publishing_a_version_twice_is_refused_by_its_tag(built: Path, hub: FakeHub, tmp_path: Path) -> None:
+def test_publishing_a_version_twice_is_refused_before_uploading(built: Path, hub: FakeHub, tmp_path: Path) -> None:
     assert mmsy(["publish", "dataset", str(built), "--repo", "my-org/mmsy"], hub, tmp_path).returncode == 0
+    sent = len(hub.requests)
     line = one_error_line(mmsy(["publish", "dataset", str(built), "--repo", "my-org/mmsy"], hub, tmp_path))
-    assert "could not tag the commit v1.0.0: HTTP 409" in line and "published once" in line
+    assert "my-org/mmsy: tag v1.0.0 exists: a version is published once" in line and "nothing uploaded" in line
+    after = [f"{r.method} {r.path}" for r in hub.requests[sent:] if r.path != "/api/agent-harnesses"]
+    assert after == ["POST /api/repos/create", "GET /api/datasets/my-org/mmsy/refs"]
+    assert len(hub.repos["my-org/mmsy"].commits) == 1
 
 
 def test_folder_that_does_not_match_its_manifest_uploads_nothing(built: Path, hub: FakeHub, tmp_path: Path) -> None:
