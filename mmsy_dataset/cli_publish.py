@@ -95,16 +95,22 @@ def run_submission_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def _finish(plan: Plan, dry_run: bool) -> int:
-    """Print the plan; unless dry, check the token and upload."""
-    from mmsy_dataset.hub.publish import execute, resolve_token
+def _token(args: argparse.Namespace) -> str | None:
+    """The token, checked before any work (None for a dry run, which needs none)."""
+    from mmsy_dataset.hub.publish import resolve_token
 
-    if dry_run:
+    return None if args.dry_run else resolve_token()
+
+
+def _finish(plan: Plan, token: str | None) -> int:
+    """Print the plan (dry run: no token) or upload it."""
+    from mmsy_dataset.hub.publish import execute
+
+    if token is None:
         print("dry run: nothing uploaded")
         for line in plan.describe():
             print(line)
         return 0
-    token = resolve_token()
     print(f"uploading {len(plan.files)} file(s), {plan.total_bytes:,} bytes to {plan.repo_id} ({plan.repo_type})")
     result = execute(plan, token)
     print(f"committed {result.commit_oid} to {result.url}" + (f", tagged {result.tag}" if result.tag else ""))
@@ -112,9 +118,11 @@ def _finish(plan: Plan, dry_run: bool) -> int:
 
 
 def run_publish_dataset(args: argparse.Namespace) -> int:
-    from mmsy_dataset.hub.publish import plan_dataset
+    from mmsy_dataset.hub.publish import check_repo_id, plan_dataset
 
-    return _finish(plan_dataset(args.folder, args.repo, private=args.private), args.dry_run)
+    check_repo_id(args.repo)
+    token = _token(args)
+    return _finish(plan_dataset(args.folder, args.repo, private=args.private), token)
 
 
 def run_publish_metric(args: argparse.Namespace) -> int:
@@ -122,6 +130,7 @@ def run_publish_metric(args: argparse.Namespace) -> int:
     from mmsy_dataset.hub.publish import check_repo_id, plan_folder
 
     check_repo_id(args.repo)
+    token = _token(args)
     with tempfile.TemporaryDirectory(prefix="mmsy-metric-space-") as tmp:
         out = args.out or Path(tmp) / args.repo.split("/")[1]
         written = write_metric_space(out, args.repo, requirement=args.requirement)
@@ -134,7 +143,7 @@ def run_publish_metric(args: argparse.Namespace) -> int:
             space_sdk="gradio",
             private=args.private,
         )
-        return _finish(plan, args.dry_run)
+        return _finish(plan, token)
 
 
 def run_publish_leaderboard(args: argparse.Namespace) -> int:
@@ -142,15 +151,17 @@ def run_publish_leaderboard(args: argparse.Namespace) -> int:
     from mmsy_dataset.leaderboard import build_site
 
     check_repo_id(args.repo)
+    token = _token(args)
     with tempfile.TemporaryDirectory(prefix="mmsy-leaderboard-space-") as tmp:
         out = args.out or Path(tmp)
         board = build_site(args.dir, out, args.dataset, n_bootstrap=args.bootstrap, seed=args.seed)
         plan = plan_folder(
             out,
             args.repo,
+            files=[out / name for name in ("README.md", "index.html", "leaderboard.json")],
             repo_type="space",
             commit_message=f"MM-SY leaderboard: {len(board['entries'])} entries, dataset {board['validated_against']}",
             space_sdk="static",
             private=args.private,
         )
-        return _finish(plan, args.dry_run)
+        return _finish(plan, token)
