@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mmsy_dataset.cli_publish import add_submission_create
 from mmsy_dataset.submission import MAX_BYTES
 
 
@@ -50,6 +51,7 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--dataset", type=Path, required=True, help="dataset folder (with mmsy_manifest.json)")
     p.add_argument("--max-bytes", type=int, default=MAX_BYTES, help=f"size limit (default {MAX_BYTES})")
     p.set_defaults(handler=run_validate)
+    add_submission_create(sub)
 
     sub = subparsers.add_parser("leaderboard", help="the leaderboard page").add_subparsers(
         dest="leaderboard_command", required=True, metavar="ACTION"
