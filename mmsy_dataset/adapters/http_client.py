@@ -15,6 +15,7 @@ import json
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import Counter
 from typing import Any
@@ -47,6 +48,9 @@ class JsonClient:
         max_backoff: float = 30.0,
     ) -> None:
         self.base = base.rstrip("/")
+        parts = urllib.parse.urlsplit(self.base)
+        self.root = f"{parts.scheme}://{parts.netloc}/"
+        """Scheme and host of the server: the only place the key is ever sent."""
         self._key = key or None
         self.timeout = timeout
         self.retries = retries
@@ -70,6 +74,24 @@ class JsonClient:
             except ValueError:
                 pass  # an HTTP date: fall back to our own backoff
         return float(min(self.max_backoff, self.backoff * 2**attempt))
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        """One GET of `<base>/<path>`, or of `path` itself when it is a URL on the same server: the
+        decoded JSON object, or None when the server does not answer it. For optional facts (a
+        model list, a version) that a run records but never needs; counted, not retried."""
+        url = path if path.startswith(self.root) else f"{self.base}/{path.lstrip('/')}"
+        headers = {"Accept": "application/json"}
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key}"
+        self._count("get_attempts")
+        try:
+            request = urllib.request.Request(url, headers=headers, method="GET")
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                parsed = json.loads(response.read())
+        except (urllib.error.URLError, OSError, ValueError):
+            self._count("get_unanswered")
+            return None
+        return parsed if isinstance(parsed, dict) else None
 
     def post(self, path: str, payload: dict[str, Any], what: str = "request") -> dict[str, Any]:
         """The decoded JSON reply; `what` names the request in errors (a record, a round)."""

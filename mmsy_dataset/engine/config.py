@@ -13,8 +13,10 @@ from mmsy_dataset.tasks import BENCHMARK_CONFIGS
 
 #: Settings that change speed or memory but never a score: a resumed run may change them.
 PERFORMANCE_ONLY = frozenset({"batch_size", "chunk_questions", "out", "overwrite", "progress"})
-#: The same for the HTTP adapter (`api`); the key's variable name is not a result either.
-API_PERFORMANCE_ONLY = frozenset({"max_concurrency", "timeout", "retries", "key_env"})
+#: The same for the HTTP adapter (`api`); the key's variable name is not a result either, nor is
+#: the server's address (the model name says what is served): shards run against several servers
+#: merge, and a run resumes against a server that moved.
+API_PERFORMANCE_ONLY = frozenset({"base", "max_concurrency", "timeout", "retries", "key_env"})
 
 
 class ApiSettings(BaseModel):

@@ -28,6 +28,12 @@ class Behaviour:
     """Applied to every request after the script (e.g. ("status", 500), ("sleep", 2))."""
     logprobs: bool = True
     """Whether the server honours `logprobs` (False: like a server without the feature)."""
+    prompt_logprobs: bool = True
+    """Whether it honours vLLM's `prompt_logprobs` / `return_token_ids` (option mode)."""
+    prompt_logprobs_until: int | None = None
+    """Stop returning prompt log-probabilities after this many requests (a server changing mid-run)."""
+    version: str | None = "0.0-test"
+    """What `GET /version` answers (None: 404, like servers that do not say)."""
     delay: float = 0.0
     """Seconds every answer takes (concurrency tests)."""
     seen_auth: list[str] = field(default_factory=list)
@@ -52,14 +58,44 @@ def _conversation(messages: list[dict[str, Any]]) -> tuple[tuple[Message, ...], 
     return tuple(out), image
 
 
-def answer(adapter: Any, body: dict[str, Any], logprobs: bool) -> dict[str, Any]:
+def _prompt_logprobs(adapter: Any, ids: list[int], image: bytes) -> list[dict[str, dict[str, Any]] | None]:
+    """vLLM's `prompt_logprobs: 1` shape: per prompt token (the first None) the actual token's
+    log-probability and rank, and the rank-1 token."""
+    tokens = torch.tensor([ids], device=adapter.device)
+    mask = torch.ones_like(tokens)
+    positions = torch.arange(len(ids), device=adapter.device)[None]
+    with torch.no_grad():
+        hidden = adapter.hidden_states(tokens, mask, positions, adapter.make_cache(None), adapter.image_inputs([image]))
+        logprobs = torch.log_softmax(adapter.lm_logits(hidden)[0], dim=-1)
+    out: list[dict[str, dict[str, Any]] | None] = [None]
+    for position in range(1, len(ids)):
+        row, token = logprobs[position - 1], ids[position]
+        rank = int((row > row[token]).sum()) + 1
+        best = int(row.argmax())
+        entry = {str(token): {"logprob": float(row[token]), "rank": rank, "decoded_token": adapter.decode([token])}}
+        entry.setdefault(str(best), {"logprob": float(row[best]), "rank": 1, "decoded_token": adapter.decode([best])})
+        out.append(entry)
+    return out
+
+
+def answer(adapter: Any, body: dict[str, Any], logprobs: bool, prompt_logprobs: bool = True) -> dict[str, Any]:
     conv, image = _conversation(body["messages"])
     if not image:  # the adapter's logprobs probe is text-only: give it any image
         from tests.engine.helpers import png
 
         conv, image = (Message(conv[0].role, conv[0].text, image=True), *conv[1:]), png((0, 0, 0))
-    ids = adapter.encode(conv).input_ids
+    if body.get("continue_final_message") and conv[-1].role == "assistant":
+        # The tokens a chat template gives a continued answer: the generation prompt, then the text.
+        answer_ids = adapter.continuation_ids(adapter.answer_prefix() + conv[-1].text)
+        ids = adapter.encode(conv[:-1]).input_ids + answer_ids
+    else:
+        ids = adapter.encode(conv).input_ids
     state = prefill(adapter, [ids], adapter.image_inputs([image]))
+    extra: dict[str, Any] = {}
+    if prompt_logprobs and body.get("return_token_ids"):
+        extra["prompt_token_ids"] = ids
+    if prompt_logprobs and body.get("prompt_logprobs"):
+        extra["prompt_logprobs"] = _prompt_logprobs(adapter, ids, image)
     usage = {"prompt_tokens": len(ids), "completion_tokens": 1}
     if body.get("logprobs") and logprobs:
         lp = torch.log_softmax(state.last_logits[0].float(), dim=-1)
@@ -69,9 +105,9 @@ def answer(adapter: Any, body: dict[str, Any], logprobs: bool) -> dict[str, Any]
         top = [{"token": t, "logprob": float(v)} for t, v in zip(tokens, values, strict=True)]
         content = [{"token": top[0]["token"], "logprob": top[0]["logprob"], "top_logprobs": top}]
         return {"choices": [{"index": 0, "message": {"role": "assistant", "content": tokens[0]},
-                             "logprobs": {"content": content}}], "usage": usage}
+                             "logprobs": {"content": content}}], "usage": usage, **extra}
     reply = adapter.decode(greedy(adapter, state, int(body.get("max_tokens", 16)))[0])
-    return {"choices": [{"index": 0, "message": {"role": "assistant", "content": reply}}], "usage": usage}
+    return {"choices": [{"index": 0, "message": {"role": "assistant", "content": reply}}], "usage": usage, **extra}
 
 
 def _handler(adapter: Any, behaviour: Behaviour, model_lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
@@ -100,6 +136,16 @@ def _handler(adapter: Any, behaviour: Behaviour, model_lock: threading.Lock) -> 
             self.end_headers()
             self.wfile.write(data)
 
+        def do_GET(self) -> None:
+            self.answered = True  # never counted in flight
+            if self.path == "/v1/models":
+                self._send(200, {"object": "list", "data": [{"id": "tiny", "object": "model", "root": "tiny-root",
+                                                             "max_model_len": 1024, "owned_by": "mmsy-tests"}]})
+            elif self.path == "/version" and behaviour.version is not None:
+                self._send(200, {"version": behaviour.version})
+            else:
+                self._send(404, {"error": {"message": f"no route {self.path}"}})
+
         def do_POST(self) -> None:
             self.answered = False
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -122,8 +168,11 @@ def _handler(adapter: Any, behaviour: Behaviour, model_lock: threading.Lock) -> 
                 if action and action[0] == "sleep":
                     time.sleep(action[1])
                 time.sleep(behaviour.delay)
+                with behaviour.lock:
+                    until = behaviour.prompt_logprobs_until
+                    prompt_logprobs = behaviour.prompt_logprobs and (until is None or behaviour.requests <= until)
                 with model_lock:
-                    reply = answer(adapter, body, behaviour.logprobs)
+                    reply = answer(adapter, body, behaviour.logprobs, prompt_logprobs)
                 self._send(200, reply)
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
                 pass
@@ -134,10 +183,11 @@ def _handler(adapter: Any, behaviour: Behaviour, model_lock: threading.Lock) -> 
 
 
 @contextmanager
-def serve(adapter: Any, behaviour: Behaviour | None = None) -> Iterator[tuple[str, Behaviour]]:
-    """(base URL with /v1, behaviour) of a server running in a thread until the block ends."""
+def serve(adapter: Any, behaviour: Behaviour | None = None, port: int = 0) -> Iterator[tuple[str, Behaviour]]:
+    """(base URL with /v1, behaviour) of a server running in a thread until the block ends
+    (on `port`, e.g. to resume a run against "the same server"; 0: any free port)."""
     behaviour = behaviour or Behaviour()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(adapter, behaviour, threading.Lock()))
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(adapter, behaviour, threading.Lock()))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()

@@ -11,6 +11,7 @@ from mmsy_dataset.engine.config import ApiSettings
 from mmsy_dataset.engine.conversation import Message
 from mmsy_dataset.engine.requests import ScoreRequest
 from mmsy_dataset.engine.runner import Engine
+from mmsy_dataset.errors import MmsyError
 from mmsy_dataset.predictions import ScoringMode
 from tests.adapters.http_server import Behaviour, serve
 from tests.engine.helpers import make_records, png, tiny_adapter, write_dataset
@@ -61,12 +62,77 @@ def test_few_top_logprobs_give_minus_infinity_for_missing_labels():
     assert result.scores is not None and sum(s == float("-inf") for s in result.scores) >= 1
 
 
-def test_server_without_logprobs_falls_back_to_text_and_option_mode_too():
+def test_server_without_logprobs_falls_back_to_text():
     with serve(tiny_adapter(), Behaviour(logprobs=False)) as (base, _):
         adapter = _adapter(base)
         mode, reason = adapter.resolve_mode("letter")
         assert mode == "text" and "no top_logprobs" in (reason or "")
-        assert adapter.resolve_mode("option")[0] == "text"
+
+
+def test_option_mode_is_refused_not_guessed_without_prompt_logprobs():
+    refused = pytest.raises(MmsyError, match=r"--mode option over HTTP needs prompt log-probabilities.*no prompt_")
+    with serve(tiny_adapter(), Behaviour(prompt_logprobs=False)) as (base, seen), refused:
+        _adapter(base).resolve_mode("option")
+    assert seen.requests == 1
+    with serve(tiny_adapter(), Behaviour(always=("status", 400))) as (base, _), pytest.raises(MmsyError):
+        _adapter(base).resolve_mode("option")
+
+
+@pytest.mark.parametrize("choice", ["sum", "norm"])
+def test_option_mode_through_server_equals_local_engine(choice):
+    records = make_records(n_questions=2, rounds=2)
+    expected = [d.prediction(ScoringMode.OPTION) for d in Engine(tiny_adapter(), ScoringMode.OPTION).run(records)]
+    with serve(tiny_adapter()) as (base, seen):
+        adapter = _adapter(base, max_concurrency=3)
+        assert adapter.resolve_mode("option") == ("option", None)
+        got = [d.prediction(ScoringMode.OPTION) for d in Engine(adapter, ScoringMode.OPTION).run(records)]
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        for ta, tb in zip(a.rounds, b.rounds, strict=True):
+            assert ta.scores == pytest.approx(tb.scores, abs=1e-4), a.record_id
+            assert ta.scores_norm == pytest.approx(tb.scores_norm, abs=1e-4), a.record_id
+            assert ta.choice == tb.choice
+    turns = sum(len(p.rounds) for p in got)
+    assert seen.requests >= turns  # one context request and one per option for every distinct turn
+
+
+def test_option_mode_stops_when_the_server_changes_shape_mid_run(tmp_path, capsys):
+    from mmsy_dataset.cli import main
+
+    data, out = tmp_path / "data", tmp_path / "out"
+    write_dataset(data, make_records(n_questions=4, rounds=1))
+    args = ["eval", "--api-base", "", "--api-model", "tiny", "--dataset", str(data), "--out", str(out),
+            "--configs", "sycophancy", "--mode", "option", "--no-progress", "--n-bootstrap", "10",
+            "--chunk-questions", "1", "--max-concurrency", "1"]
+    # The probe, then question 1's 3 turns x (1 + 4 options) requests, then the server changes.
+    with serve(tiny_adapter(), Behaviour(prompt_logprobs_until=16)) as (base, _):
+        args[2] = base
+        assert main(args) == 2
+    assert "the server stopped returning prompt_logprobs" in " ".join(capsys.readouterr().err.split())
+    kept = (out / "predictions.jsonl").read_text().splitlines()
+    assert len(kept) == 3 and all(json.loads(x)["mode"] == "option" for x in kept)
+    port = int(args[2].rsplit(":", 1)[1].split("/")[0])
+    with serve(tiny_adapter(), port=port) as (base, _):  # healthy again: the run resumes, keeping what it wrote
+        assert base == args[2] and main(args) == 0
+    rows = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 12 and len({r["record_id"] for r in rows}) == 12
+    assert [json.loads(x) for x in kept] == rows[:3]
+
+
+def test_run_json_records_what_the_server_reports(tmp_path):
+    from mmsy_dataset.cli_eval import main
+
+    data, out = tmp_path / "data", tmp_path / "out"
+    write_dataset(data, make_records(n_questions=1, rounds=1))
+    with serve(tiny_adapter()) as (base, _):
+        assert main(["eval", "--api-base", base, "--api-model", "tiny", "--dataset", str(data), "--out", str(out),
+                     "--configs", "sycophancy", "--mode", "option", "--no-progress", "--n-bootstrap", "10"]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["model"]["server"] == {"model": "tiny", "root": "tiny-root", "max_model_len": 1024,
+                                      "owned_by": "mmsy-tests", "version": "0.0-test"}
+    assert run["mode"]["used"] == "option" and run["mode"]["fallback"] is None
+    with serve(tiny_adapter(), Behaviour(version=None)) as (base, _):
+        assert _adapter(base).server_info()["version"] is None
 
 
 def test_retries_429_and_5xx_with_backoff_then_succeeds():
@@ -144,3 +210,25 @@ def test_openai_adapter_needs_api_flags():
 
     with pytest.raises(Exception, match="--api-base"):
         get_adapter("openai").load("gpt-4o", LoadOptions())
+
+
+def test_shards_run_against_two_servers_merge_into_the_single_run(tmp_path):
+    from mmsy_dataset.cli import main
+
+    data = tmp_path / "data"
+    write_dataset(data, make_records(n_questions=4, rounds=2))
+    common = ["--api-model", "tiny", "--dataset", str(data), "--mode", "option", "--no-progress",
+              "--n-bootstrap", "10", "--configs", "sycophancy", "multi_round"]
+    with serve(tiny_adapter()) as (one, _), serve(tiny_adapter()) as (two, _):
+        assert one != two
+        assert main(["eval", "--api-base", one, *common, "--out", str(tmp_path / "single")]) == 0
+        for base, shard in ((one, "0/2"), (two, "1/2")):
+            out = str(tmp_path / "sharded")
+            assert main(["eval", "--api-base", base, *common, "--out", out, "--shard", shard]) == 0
+    assert main(["merge", str(tmp_path / "sharded"), "--out", str(tmp_path / "sharded")]) == 0
+    read = lambda run: [json.loads(x) for x in (tmp_path / run / "predictions.jsonl").read_text().splitlines()]  # noqa: E731
+    merged, single = read("sharded"), read("single")
+    assert sorted(r["record_id"] for r in merged) == sorted(r["record_id"] for r in single)
+    by_id = {r["record_id"]: r for r in merged}
+    for row in single:
+        assert [t["scores"] for t in by_id[row["record_id"]]["rounds"]] == [t["scores"] for t in row["rounds"]]
