@@ -17,7 +17,7 @@ import yaml
 from mmsy_dataset.construction.templates import PUSH_TEMPLATES
 from mmsy_dataset.errors import BuildError
 from mmsy_dataset.features import column_descriptions, features_for
-from mmsy_dataset.hub.manifest import split_glob
+from mmsy_dataset.hub.manifest import DuplicateImages, split_glob
 from mmsy_dataset.schemas import CONFIG_SPLITS, QuestionRecord, record_type
 from mmsy_dataset.sources.base import SourceInfo
 from mmsy_dataset.tasks import BENCHMARK_CONFIGS, TASKS
@@ -108,6 +108,18 @@ def _fields_tables(counts: dict[str, dict[str, int]]) -> str:
     return "\n\n".join(blocks)
 
 
+def _disjoint(duplicates: DuplicateImages | None) -> str:
+    """The card's line on what benchmark and training items share."""
+    line = "Benchmark and training / probing items share no question and no image (checked at build time)"
+    if duplicates is None:
+        return line + "."
+    return (
+        f"{line}: {duplicates.count:,} training / probing questions whose image is byte-identical to a "
+        f"benchmark image were left out and others drawn in their place (first ids: "
+        f"{', '.join(duplicates.first_ids)}; also in `mmsy_manifest.json` under `duplicate_images`)."
+    )
+
+
 def render_card(
     records: dict[str, dict[str, list[QuestionRecord]]],
     num_bytes: dict[str, dict[str, int]],
@@ -118,6 +130,7 @@ def render_card(
     info: SourceInfo,
     builder: str,
     build_command: str,
+    duplicates: DuplicateImages | None = None,
 ) -> str:
     counts = {c: {s: len(rs) for s, rs in splits.items()} for c, splits in records.items()}
     unknown = [c for c in counts if c not in CONFIG_SPLITS]
@@ -139,6 +152,7 @@ def render_card(
         n_push_templates=min(len(t) for t in PUSH_TEMPLATES.values()),
         personal_info=info.details.get("personal_info", "None: the source contains no personal data."),
         limitations=info.details.get("limitations", ""),
+        disjoint=_disjoint(duplicates),
         builder=builder,
         build_command=build_command,
     )
