@@ -92,6 +92,7 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.skipif(_chromium() is None, reason="headless Chromium not installed (apt-get install -y chromium)")
 def test_rendered_page_in_headless_chromium(board_dirs: tuple[Path, Path, Path], tmp_path: Path) -> None:

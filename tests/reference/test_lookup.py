@@ -137,6 +137,7 @@ def test_encoder_marks_the_focus_tokens() -> None:
         assert encoded.focus_text == (item.question[span[0] : span[1]] if span else "")
 
 
+@pytest.mark.slow
 def test_supervised_recipe_trains(tmp_path) -> None:
     import torch
 

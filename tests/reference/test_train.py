@@ -31,6 +31,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     return cache, train(QUICK, cache_dir=cache, progress=False, log=lambda _: None)
 
 
+@pytest.mark.slow
 def test_a_few_steps_change_every_trained_parameter(trained) -> None:
     from mmsy_dataset.reference.train import prepare
 
@@ -46,6 +47,7 @@ def test_a_few_steps_change_every_trained_parameter(trained) -> None:
     assert changed == set(before) - unused and unused
 
 
+@pytest.mark.slow
 def test_frozen_vision_tower_keeps_its_stage1_weights(trained) -> None:
     """Stage 2 leaves the vision tower as stage 1 left it and trains the rest."""
     import torch
@@ -59,6 +61,7 @@ def test_frozen_vision_tower_keeps_its_stage1_weights(trained) -> None:
     assert all(p.requires_grad for p in frozen.model.parameters())  # unfrozen again once trained
 
 
+@pytest.mark.slow
 def test_same_seed_same_model(trained) -> None:
     import torch
 
@@ -74,6 +77,7 @@ def test_schedule_warms_up_then_decays() -> None:
     assert lr_at(50, cfg) < 1e-3 and lr_at(99, cfg) == pytest.approx(cfg.lr * cfg.min_lr_ratio, rel=0.05)
 
 
+@pytest.mark.slow
 def test_recipe_script_quick_mode(tmp_path: Path) -> None:
     from mmsy_dataset.reference import load_reference_model
 
