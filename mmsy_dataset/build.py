@@ -21,7 +21,15 @@ from rich.table import Table
 from mmsy_dataset.construction import RecordFactory, Sizes, construct
 from mmsy_dataset.construction.plan import items_needed
 from mmsy_dataset.hub.card import render_card
-from mmsy_dataset.hub.manifest import CARD, Manifest, data_checksum, sha256_file, write_manifest
+from mmsy_dataset.hub.manifest import (
+    CARD,
+    LISTED_DUPLICATES,
+    DuplicateImages,
+    Manifest,
+    data_checksum,
+    sha256_file,
+    write_manifest,
+)
 from mmsy_dataset.hub.writer import check_output, publish, staging_dir, write_split
 from mmsy_dataset.sources import get_source
 from mmsy_dataset.sources.base import RecordSource
@@ -129,6 +137,7 @@ def build_dataset(
     start = time.perf_counter()
     n_items = items_needed(config.tasks, config.sizes, config.configs)
     staging = staging_dir(out)
+    duplicates: DuplicateImages | None = None
     try:
         with _progress(console) as progress:
             if isinstance(source, RecordSource):  # an imported release: its records are final
@@ -136,7 +145,7 @@ def build_dataset(
                 n_items = len({r.question_id for rs in splits.values() for records in rs.values() for r in records})
             else:
                 drawing = progress.add_task("drawing questions", total=n_items)
-                splits = construct(
+                made = construct(
                     source,
                     factory,
                     config.tasks,
@@ -144,6 +153,9 @@ def build_dataset(
                     config.configs,
                     tick=lambda n: progress.advance(drawing, n),
                 )
+                splits = made.splits
+                if made.excluded:
+                    duplicates = DuplicateImages(count=len(made.excluded), first_ids=made.excluded[:LISTED_DUPLICATES])
             splits = {c: {s: rs for s, rs in by_split.items() if rs} for c, by_split in splits.items()}
             splits = {c: by_split for c, by_split in splits.items() if by_split}
             n_records = sum(len(rs) for by_split in splits.values() for rs in by_split.values())
@@ -172,6 +184,7 @@ def build_dataset(
             info=info,
             builder=f"mmsy {__version__}",
             build_command=config.command(),
+            duplicates=duplicates,
         )
         (staging / CARD).write_text(card, encoding="utf-8")
         files[CARD] = sha256_file(staging / CARD)
@@ -192,6 +205,7 @@ def build_dataset(
                     "attribution": info.attribution,
                     "details": info.details,
                 },
+                duplicate_images=duplicates,
             ),
         )
         publish(staging, out)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from datasets import Image, List, Value
 
 from mmsy_dataset.features import column_descriptions, features_for, to_row
@@ -52,6 +53,7 @@ def test_every_field_has_a_description_for_the_card() -> None:
         assert all(column_descriptions(cls).values()), cls
 
 
+@pytest.mark.slow
 def test_importing_the_package_stays_light_and_lazy_names_resolve() -> None:
     import subprocess
     import sys

@@ -105,6 +105,7 @@ def _set(select: str, value: str) -> str:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.skipif(chromium_path() is None, reason="headless Chromium not installed (apt-get install -y chromium)")
 def test_page_in_headless_chromium_sorts_filters_charts_and_stays_inert(tmp_path: Path) -> None:

@@ -40,7 +40,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-every", type=int)
     p.add_argument("--vision-steps", type=int, help="stage 1: patch-label pre-training steps of the vision tower")
     p.add_argument("--aux-weight", type=float, help="stage 2: weight of the patch-label loss (0 = off)")
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast (faster for larger models; weights stay fp32)")
     p.add_argument(
         "--model",
         type=json.loads,
@@ -51,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         "--train",
         type=json.loads,
         default={},
-        help='JSON overrides of any training setting, e.g. {"lookup_weight": 1, "lookup_layers": [3]}',
+        help='JSON overrides of any other training setting, e.g. {"lookup_weight": 1, "lookup_layers": [3]}',
     )
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
@@ -70,8 +69,6 @@ def main(argv: list[str] | None = None) -> int:
         "aux_weight": args.aux_weight,
     }
     cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
-    if args.bf16:
-        cfg = dataclasses.replace(cfg, bf16=True)
     if args.model:
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **args.model))
     if args.train:

@@ -4,13 +4,17 @@ The benchmark draws from the source's benchmark partition; probing, SFT and DPO 
 training partition (probing first, so the probe never sees a training dialogue's question,
 as paper 4.1 requires). SFT questions are the first ones of the DPO questions: the paper's
 DPO set "includes the 1,000 samples for SFT", and an SFT dialogue is its DPO pair's chosen side.
+
+Real photo collections hold the same photo more than once, so a training-partition item whose
+image bytes equal a benchmark image is left out (`BenchmarkImages`) and the next one drawn in
+its place; the build records how many.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
-from itertools import islice
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,24 +53,65 @@ def spread(n: int, k: int) -> list[int]:
     return [n // k + (1 if i < n % k else 0) for i in range(k)]
 
 
-def take_items(source: Source, task: Task, partition: Partition, n: int, tick: Tick | None = None) -> list[BaseItem]:
-    """The first n items of a task; an error when the source has fewer or repeats an id."""
+def _digest(item: BaseItem) -> str:
+    return hashlib.sha256(item.image).hexdigest()
+
+
+@dataclass
+class BenchmarkImages:
+    """The benchmark's images (sha256 of their bytes), and the training-partition items left
+    out because their image is one of them."""
+
+    digests: set[str] = field(default_factory=set)
+    excluded: list[str] = field(default_factory=list)
+    """Item ids of the left-out items, in the order they were drawn."""
+
+    def add(self, items: Iterable[BaseItem]) -> None:
+        self.digests.update(_digest(item) for item in items)
+
+    def excludes(self, item: BaseItem) -> bool:
+        """Whether `item` shows a benchmark image (then it is recorded as excluded)."""
+        if _digest(item) in self.digests:
+            self.excluded.append(item.item_id)
+            return True
+        return False
+
+
+def take_items(
+    source: Source,
+    task: Task,
+    partition: Partition,
+    n: int,
+    tick: Tick | None = None,
+    benchmark: BenchmarkImages | None = None,
+) -> list[BaseItem]:
+    """The first n items of a task, passing over items that show one of the `benchmark` images;
+    an error when the source has fewer or repeats an id."""
     items: list[BaseItem] = []
     seen: set[str] = set()
-    stream: Iterator[BaseItem] = source.items(task, partition)
-    for item in islice(stream, n):
+    excluded = 0
+    stream: Iterator[BaseItem] = source.items(task, partition) if n > 0 else iter(())
+    for item in stream:  # drawn one at a time: a source may record what it passed over
         if item.item_id in seen:
             raise BuildError(f"source {source.name!r}: duplicate question id {item.item_id!r} in task {task}")
         if item.task != task:
             raise BuildError(f"source {source.name!r}: item {item.item_id} has task {item.task}, expected {task}")
         seen.add(item.item_id)
+        if benchmark is not None and benchmark.excludes(item):
+            excluded += 1
+            continue
         items.append(item)
         if tick:
             tick(1)
+        if len(items) == n:
+            break
     if len(items) < n:
+        left_out = (
+            f" after leaving out {excluded} whose image is byte-identical to a benchmark image" if excluded else ""
+        )
         raise BuildError(
-            f"source {source.name!r}: task {task.value} has only {len(items)} {partition.value} questions, "
-            f"{n} requested. Lower the size or use a larger source."
+            f"source {source.name!r}: task {task.value} has only {len(items)} {partition.value} questions"
+            f"{left_out}, {n} requested. Lower the size or use a larger source."
         )
     return items
 
@@ -113,6 +158,16 @@ def items_needed(tasks: tuple[Task, ...], sizes: Sizes, configs: tuple[str, ...]
     return n
 
 
+@dataclass(frozen=True)
+class Construction:
+    """What `construct` made: the records, and the training-partition items it left out."""
+
+    splits: Splits
+    excluded: list[str]
+    """Ids of training / probing items left out because their image bytes equal a benchmark
+    image (`BenchmarkImages`), in the order they were drawn."""
+
+
 def construct(
     source: Source,
     factory: RecordFactory,
@@ -120,30 +175,32 @@ def construct(
     sizes: Sizes,
     configs: tuple[str, ...] = CONFIGS,
     tick: Tick | None = None,
-) -> Splits:
-    """Every requested config's records, grouped by split, in a deterministic order."""
+) -> Construction:
+    """Every requested config's records, grouped by split, in a deterministic order.
+
+    Every task's benchmark items are drawn before any training item, so that a training item
+    showing any benchmark image is left out."""
     unknown = set(configs) - set(CONFIGS)
     if unknown:
         raise BuildError(f"unknown configs {sorted(unknown)}; known: {', '.join(CONFIGS)}")
     if not tasks:
         raise BuildError("no tasks selected")
-    advance = tick
     out: Splits = {config: {} for config in configs}
     k = len(tasks)
     probe_tr, probe_te = spread(sizes.probing_train, k), spread(sizes.probing_test, k)
     dpo_n, sft_n = spread(sizes.dpo, k), spread(sizes.sft, k)
     want_probe = "probing" in configs
     want_train = bool({"sft", "dpo"} & set(configs))
-    all_bench: list[BaseItem] = []
-    all_train: list[BaseItem] = []
 
     def add(config: str, split: str, records: Sequence[QuestionRecord]) -> None:
         if config in out:
             out[config].setdefault(split, []).extend(records)
 
-    for ti, task in enumerate(tasks):
-        bench_items = take_items(source, task, Partition.BENCHMARK, sizes.questions_per_task, advance)
-        all_bench += bench_items
+    bench_by_task = [take_items(source, task, Partition.BENCHMARK, sizes.questions_per_task, tick) for task in tasks]
+    all_bench = [item for items in bench_by_task for item in items]
+    benchmark = BenchmarkImages()
+    benchmark.add(all_bench)
+    for task, bench_items in zip(tasks, bench_by_task, strict=True):
         bench = _questions(factory, bench_items, f"benchmark:{task}")
         for q in bench:
             add("sycophancy", "test", factory.sycophancy(q))
@@ -152,11 +209,13 @@ def construct(
         for q, tone in zip(bench, _tones(len(bench), factory, f"multi_round:{task}"), strict=True):
             add("multi_round", "test", [factory.multi_round(q, tone, sizes.multi_round_pushes)])
 
+    all_train: list[BaseItem] = []
+    for ti, task in enumerate(tasks):
         n_probe = (probe_tr[ti] + probe_te[ti]) if want_probe else 0
         n_dialogue = max(dpo_n[ti], sft_n[ti]) if want_train else 0
         if n_probe + n_dialogue == 0:
             continue
-        train_items = take_items(source, task, Partition.TRAIN, n_probe + n_dialogue, advance)
+        train_items = take_items(source, task, Partition.TRAIN, n_probe + n_dialogue, tick, benchmark)
         all_train += train_items
         probe_q = _questions(factory, train_items[:n_probe], f"probing:{task}")
         for i, (q, tone) in enumerate(zip(probe_q, _tones(n_probe, factory, f"probing:{task}"), strict=True)):
@@ -170,7 +229,17 @@ def construct(
             if i < sft_n[ti]:
                 add("sft", "train", [factory.sft(q, mode, tone)])
     check_disjoint(all_bench, all_train)
-    return out
+    return Construction(out, benchmark.excluded)
 
 
-__all__ = ["Sizes", "Splits", "check_disjoint", "construct", "items_needed", "spread", "take_items"]
+__all__ = [
+    "BenchmarkImages",
+    "Construction",
+    "Sizes",
+    "Splits",
+    "check_disjoint",
+    "construct",
+    "items_needed",
+    "spread",
+    "take_items",
+]

@@ -1,4 +1,4 @@
-"""Render the dataset card (README.md) of a built folder from `cards/dataset_card.md`.
+"""Render the dataset card (README.md) of a built folder from `dataset_card.md` beside this module.
 
 The YAML header is what the Hub and `datasets.load_dataset` read (configs, data_files,
 features, split sizes); the prose follows the Hub dataset card sections. Both are generated
@@ -8,7 +8,7 @@ from the same counts and record classes as the parquet files, so they cannot dri
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
+from importlib.resources import files
 from string import Template
 from typing import Any
 
@@ -17,21 +17,21 @@ import yaml
 from mmsy_dataset.construction.templates import PUSH_TEMPLATES
 from mmsy_dataset.errors import BuildError
 from mmsy_dataset.features import column_descriptions, features_for
-from mmsy_dataset.hub.manifest import split_glob
+from mmsy_dataset.hub.manifest import DuplicateImages, split_glob
 from mmsy_dataset.schemas import CONFIG_SPLITS, QuestionRecord, record_type
 from mmsy_dataset.sources.base import SourceInfo
 from mmsy_dataset.tasks import BENCHMARK_CONFIGS, TASKS
 
-CARDS_DIR = Path(__file__).resolve().parents[2] / "cards"
+#: Package data, so that an installed `mmsy` builds without the source tree.
+CARD_TEMPLATE = files("mmsy_dataset.hub") / "dataset_card.md"
 
 _SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
 
 
-def _template(name: str) -> Template:
-    path = CARDS_DIR / name
-    if not path.is_file():
-        raise BuildError(f"card template {path} not found; build from a source checkout of mmsy")
-    return Template(path.read_text(encoding="utf-8"))
+def _template() -> Template:
+    if not CARD_TEMPLATE.is_file():
+        raise BuildError(f"card template {CARD_TEMPLATE} not found: the mmsy installation is incomplete, reinstall it")
+    return Template(CARD_TEMPLATE.read_text(encoding="utf-8"))
 
 
 def card_header(
@@ -108,6 +108,18 @@ def _fields_tables(counts: dict[str, dict[str, int]]) -> str:
     return "\n\n".join(blocks)
 
 
+def _disjoint(duplicates: DuplicateImages | None) -> str:
+    """The card's line on what benchmark and training items share."""
+    line = "Benchmark and training / probing items share no question and no image (checked at build time)"
+    if duplicates is None:
+        return line + "."
+    return (
+        f"{line}: {duplicates.count:,} training / probing questions whose image is byte-identical to a "
+        f"benchmark image were left out and others drawn in their place (first ids: "
+        f"{', '.join(duplicates.first_ids)}; also in `mmsy_manifest.json` under `duplicate_images`)."
+    )
+
+
 def render_card(
     records: dict[str, dict[str, list[QuestionRecord]]],
     num_bytes: dict[str, dict[str, int]],
@@ -118,6 +130,7 @@ def render_card(
     info: SourceInfo,
     builder: str,
     build_command: str,
+    duplicates: DuplicateImages | None = None,
 ) -> str:
     counts = {c: {s: len(rs) for s, rs in splits.items()} for c, splits in records.items()}
     unknown = [c for c in counts if c not in CONFIG_SPLITS]
@@ -125,7 +138,7 @@ def render_card(
         raise BuildError(f"no card entry for configs {unknown}")
     header = yaml.safe_dump(card_header(counts, num_bytes, version, info), sort_keys=False, allow_unicode=True)
     attribution = f"\n\n**Attribution.** {info.attribution}" if info.attribution else ""
-    body = _template("dataset_card.md").substitute(
+    body = _template().substitute(
         version=version,
         source=info.name,
         seed=seed,
@@ -139,6 +152,7 @@ def render_card(
         n_push_templates=min(len(t) for t in PUSH_TEMPLATES.values()),
         personal_info=info.details.get("personal_info", "None: the source contains no personal data."),
         limitations=info.details.get("limitations", ""),
+        disjoint=_disjoint(duplicates),
         builder=builder,
         build_command=build_command,
     )

@@ -41,6 +41,21 @@ def data_checksum(files: dict[str, str]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
+#: How many left-out item ids the card and manifest list.
+LISTED_DUPLICATES = 20
+
+
+class DuplicateImages(BaseModel):
+    """Training / probing items left out because their image bytes equal a benchmark image."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    count: int
+    """How many items were left out (others were drawn in their place)."""
+    first_ids: list[str]
+    """The first left-out item ids, in the order they were drawn."""
+
+
 class Manifest(BaseModel):
     """What `mmsy_manifest.json` holds."""
 
@@ -64,10 +79,12 @@ class Manifest(BaseModel):
     """The full build configuration, for rebuilding."""
     source_info: dict[str, Any]
     """What the source reports about itself (license, attribution, details)."""
+    duplicate_images: DuplicateImages | None = None
+    """Training / probing items left out for showing a benchmark image (absent: none were)."""
 
 
 def write_manifest(folder: Path, manifest: Manifest) -> None:
-    text = json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+    text = json.dumps(manifest.model_dump(mode="json", exclude_none=True), indent=2, sort_keys=True) + "\n"
     (folder / MANIFEST).write_text(text, encoding="utf-8")
 
 

@@ -1,23 +1,18 @@
-"""Supervising where the answer position looks: the training signal for finding the asked object.
+"""Supervising where attention looks: the training signal for finding the asked object.
 
-The diagnostics (`baselines/reference_model/diagnostics.md`, runs D and E) located the failure:
-glyph identities and tints are linearly readable at their image tokens after stage 1, yet the
-language model does not learn to pick the asked object out of the three to five in the scene.
-A label read from the residual stream (the role head) reaches the attention scores that must
-do the picking only through the values they mix, one token in a hundred at the start. Here the
-attention of one head at the position that predicts the round-1 answer is supervised directly:
-its probability mass on the image tokens of the thing that carries the answer (the framed one,
-the named one, the counted ones, the court's equipment) is pushed towards one. The head is a
-plain head of the committed model; only its training signal is extra.
+Glyph identities and tints are linearly readable at their image tokens after stage 1, yet the
+language model does not learn from the answer loss alone to pick the asked object out of the
+three to five in a scene (`docs/reference_model_findings.md`). Three losses supervise the
+attention of head 0 of chosen layers directly; the heads are plain heads of the committed
+model, only their training signal is extra:
 
-Measured (diagnostics.md, third and fourth sessions): supervising only the second hop (answer
-position to image) did not teach selection by name, because nothing put *what is asked* into
-the answer position's query; the lookup stalled at the score of looking at every object alike.
-Supervising both hops (`to="question"` on layer 0, the focus; `to="image"` on layer 1, the
-lookup) took colour questions from chance to 0.97 in 200 steps with clean image features. On
-real features a third loss, `NameMatch` on layer 0, made selection by name work (object
-presence 0.50 -> 0.93, colour 0.64 -> 0.82 with the engine). All three are the recipe's
-default.
+- focus (`AnswerLookup(to="question")`, layer 0): the position that predicts the round-1
+  answer attends to the question's words of what is asked, so that its query carries them;
+- name (`NameMatch`, layer 0): the image token of a thing the question names attends to that
+  name, so that it carries a copy of the same word;
+- lookup (`AnswerLookup(to="image")`, layer 1): the answer position attends to the image
+  tokens of what carries the answer (the framed one, the named one, the counted ones, the
+  court's equipment), or to the first token when nothing does.
 """
 
 from __future__ import annotations
@@ -86,16 +81,14 @@ class AttentionProbe:
 
 class AnswerLookup(AttentionProbe):
     """The attention of the position that predicts the round-1 answer, towards the image tokens
-    of the thing that carries the answer (`to="image"`) or the question's focus words."""
+    of the thing that carries the answer (`to="image"`, the lookup) or towards the question's
+    focus words (`to="question"`, the focus)."""
 
-    def __init__(
-        self, language_model: Any, layers: Sequence[int], to: str = "image", head: int = 0, sink: bool = False
-    ) -> None:
+    def __init__(self, language_model: Any, layers: Sequence[int], to: str = "image", head: int = 0) -> None:
         if to not in ("image", "question"):
             raise ValueError(f"AnswerLookup: to must be 'image' or 'question', not {to!r}")
         super().__init__(language_model, layers, head)
         self.to = to
-        self.sink = sink
 
     def batch_loss(self, inputs: dict[str, Any], at_image: Any) -> Any:
         """The loss on a collated training batch (`train.collate` with patch labels)."""
@@ -104,11 +97,10 @@ class AnswerLookup(AttentionProbe):
         if self.to == "question":
             return self.loss(inputs["answer_at"], inputs["focus"])
         targets = torch.zeros_like(at_image)
-        targets[at_image] = (inputs["patch_labels"][3] == 1).flatten()  # role class 1
-        if self.sink:
-            # Nothing carries the answer (a "no" to object presence): look at the first token,
-            # so that "found nothing" is a value the answer can be read from, like a glyph.
-            targets[~targets.any(-1), 0] = True
+        targets[at_image] = (inputs["patch_labels"].role == 1).flatten()  # role class 1
+        # Nothing carries the answer (a "no" to object presence): look at the first token, so
+        # that "found nothing" is a value the answer can be read from, like a glyph.
+        targets[~targets.any(-1), 0] = True
         return self.loss(inputs["answer_at"], targets)
 
     def loss(self, positions: Any, targets: Any) -> Any:
@@ -116,7 +108,7 @@ class AnswerLookup(AttentionProbe):
 
         positions: (batch,) index of the token that predicts the answer, -1 to skip the row;
         targets: (batch, length) bool, the keys that hold the answer. Rows whose target is empty
-        (a "no" to object presence) are skipped.
+        are skipped.
         """
         import torch
 
@@ -140,7 +132,7 @@ class NameMatch(AttentionProbe):
         """The loss on a collated training batch (`train.collate` with patch labels and names)."""
         import torch
 
-        thing = inputs["patch_labels"][0]
+        thing = inputs["patch_labels"].thing
         is_named = torch.gather(inputs["named"], 1, thing) & (thing != 0)
         named, others = torch.zeros_like(at_image), torch.zeros_like(at_image)
         named[at_image] = is_named.flatten()

@@ -1,7 +1,7 @@
 """The reference model's architecture: a small LLaVA built with `mmsy_dataset.models.tiny`.
 
 The sizes trade accuracy on the synthetic benchmark against what two CPU cores can train in an
-hour. 96 px input with 12 px patches keeps 64 image tokens (the prototype's sequence length)
+hour. 96 px input with 12 px patches keeps 64 image tokens (a short sequence)
 while giving glyphs about 1.5 times more pixels than 64 px; counting and clock reading need
 them. The image comes after the question (`image_placement="after"`), so each image token can
 check itself against the asked object, and the projector reads the last CLIP layer (a tower

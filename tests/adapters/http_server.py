@@ -1,13 +1,14 @@
 """A real OpenAI-compatible server on 127.0.0.1 for HTTP adapter tests: `/v1/chat/completions`
 answered by the tiny LLaVA through its adapter (so replies and logprobs can be compared with
-the local engine), with scripted failures (429, 5xx, slowness) and bookkeeping of what it saw."""
+the local engine), with scripted failures (429, 5xx, no reply) and bookkeeping of what it saw. Nothing depends on
+how fast either side is: a request that must time out gets no reply at all, and a concurrency
+test holds requests until the expected number is in flight."""
 
 from __future__ import annotations
 
 import base64
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,9 +24,9 @@ from mmsy_dataset.engine.kv import greedy, prefill
 @dataclass
 class Behaviour:
     script: list[tuple[str, float]] = field(default_factory=list)
-    """Per request, in order: ("status", 429), ("sleep", seconds), ...; then normal answers."""
+    """Per request, in order: ("status", 429), ("hang", 0) (never answer), ...; then normal answers."""
     always: tuple[str, float] | None = None
-    """Applied to every request after the script (e.g. ("status", 500), ("sleep", 2))."""
+    """Applied to every request after the script (e.g. ("status", 500), ("hang", 0))."""
     logprobs: bool = True
     """Whether the server honours `logprobs` (False: like a server without the feature)."""
     prompt_logprobs: bool = True
@@ -34,13 +35,23 @@ class Behaviour:
     """Stop returning prompt log-probabilities after this many requests (a server changing mid-run)."""
     version: str | None = "0.0-test"
     """What `GET /version` answers (None: 404, like servers that do not say)."""
-    delay: float = 0.0
-    """Seconds every answer takes (concurrency tests)."""
+    together: int = 0
+    """Hold each request until this many are in flight at once (concurrency tests; at most
+    `HOLD_S` seconds, so that a client that never sends that many fails the test, not hangs)."""
     seen_auth: list[str] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    changed: threading.Condition = field(init=False)
+    closed: threading.Event = field(default_factory=threading.Event)
+    """Set when the server stops: hanging requests end then."""
+
+    def __post_init__(self) -> None:
+        self.changed = threading.Condition(self.lock)
+
+
+HOLD_S = 10.0
 
 
 def _conversation(messages: list[dict[str, Any]]) -> tuple[tuple[Message, ...], bytes]:
@@ -124,6 +135,7 @@ def _handler(adapter: Any, behaviour: Behaviour, model_lock: threading.Lock) -> 
                 self.answered = True
                 with behaviour.lock:
                     behaviour.in_flight -= 1
+                    behaviour.changed.notify_all()
 
         def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             self._leave()
@@ -156,6 +168,9 @@ def _handler(adapter: Any, behaviour: Behaviour, model_lock: threading.Lock) -> 
                 action = behaviour.script.pop(0) if behaviour.script else behaviour.always
                 behaviour.in_flight += 1
                 behaviour.max_in_flight = max(behaviour.max_in_flight, behaviour.in_flight)
+                behaviour.changed.notify_all()
+                if behaviour.together:
+                    behaviour.changed.wait_for(lambda: behaviour.in_flight >= behaviour.together, HOLD_S)
             try:
                 if self.path != "/v1/chat/completions":
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
@@ -165,16 +180,16 @@ def _handler(adapter: Any, behaviour: Behaviour, model_lock: threading.Lock) -> 
                     self._send(int(action[1]), {"error": {"message": f"overloaded (you sent {auth!r})"}},
                                {"Retry-After": "0"} if action[1] == 429 else None)
                     return
-                if action and action[0] == "sleep":
-                    time.sleep(action[1])
-                time.sleep(behaviour.delay)
+                if action and action[0] == "hang":
+                    behaviour.closed.wait()
+                    return
                 with behaviour.lock:
                     until = behaviour.prompt_logprobs_until
                     prompt_logprobs = behaviour.prompt_logprobs and (until is None or behaviour.requests <= until)
                 with model_lock:
                     reply = answer(adapter, body, behaviour.logprobs, prompt_logprobs)
                 self._send(200, reply)
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up
                 pass
             finally:
                 self._leave()
@@ -194,6 +209,7 @@ def serve(adapter: Any, behaviour: Behaviour | None = None, port: int = 0) -> It
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/v1", behaviour
     finally:
+        behaviour.closed.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

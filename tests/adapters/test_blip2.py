@@ -138,6 +138,7 @@ def test_instructblip_qformer_reads_the_round1_prompt_in_every_round():
                               adapter.image_inputs([request().image]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ADAPTERS)
 def test_engine_scores_equal_naive_loop(name):
     check_engine_equals_naive(ADAPTERS[name]())

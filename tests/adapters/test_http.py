@@ -164,22 +164,24 @@ def test_client_errors_fail_at_once():
     assert seen.requests == 1
 
 
-def test_slow_server_times_out_then_retries_and_finally_gives_up():
-    with serve(tiny_adapter(), Behaviour(script=[("sleep", 1.5)])) as (base, seen):
-        adapter = _adapter(base, timeout=0.5)
+@pytest.mark.slow
+def test_silent_server_times_out_then_retries_and_finally_gives_up():
+    with serve(tiny_adapter(), Behaviour(script=[("hang", 0)])) as (base, seen):
+        adapter = _adapter(base, timeout=2.0)
         assert adapter.make_scorer(1, 2).run([_request()], "text")[0].text is not None
         assert adapter.run_stats()["http"]["timeouts"] == 1 and seen.requests == 2
     gives_up = pytest.raises(ApiError, match=r"failed after 2 attempts; last error: no reply within 0.3 s")
-    with serve(tiny_adapter(), Behaviour(always=("sleep", 1.0))) as (base, _), gives_up:
+    with serve(tiny_adapter(), Behaviour(always=("hang", 0))) as (base, _), gives_up:
         _adapter(base, timeout=0.3, retries=1).make_scorer(1, 2).run([_request()], "text")
 
 
 def test_concurrency_is_bounded():
-    with serve(tiny_adapter(), Behaviour(delay=0.15)) as (base, seen):
+    with serve(tiny_adapter(), Behaviour(together=2)) as (base, seen):
         _adapter(base, max_concurrency=2).make_scorer(1, 1).run([_request()] * 6, "text")
     assert seen.requests == 6 and seen.max_in_flight == 2
 
 
+@pytest.mark.slow
 def test_cli_run_reads_key_from_env_and_never_writes_it(tmp_path, monkeypatch, capsys):
     from mmsy_dataset.cli_eval import main
 

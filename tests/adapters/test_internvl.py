@@ -5,6 +5,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+import pytest
 import torch
 
 from mmsy_dataset.adapters.internvl import InternVLAdapter
@@ -97,6 +98,7 @@ def test_tiled_image_tokens_and_forward_match_processor_and_model():
     assert len(counts) == 2  # the tile grid follows the image's shape
 
 
+@pytest.mark.slow
 def test_engine_scores_equal_naive_loop_across_image_sizes():
     records = [r.model_copy(update={"image": wide_png((30, 200, 30))}) if r.question_id == "q1" else r
                for r in make_records(n_questions=2, rounds=2)]

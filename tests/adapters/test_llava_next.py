@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 
+import pytest
 import torch
 
 from mmsy_dataset.adapters.llava_next import LlavaNextAdapter
@@ -73,6 +74,7 @@ def test_image_tokens_depend_on_the_image_and_match_processor_and_model():
     assert len(counts) == 2  # square vs wide image: different AnyRes grids
 
 
+@pytest.mark.slow
 def test_engine_scores_equal_naive_loop_across_image_sizes():
     # Question q1 gets a wide image: batches mix images with different numbers of crops.
     records = [r.model_copy(update={"image": wide_png((30, 200, 30))}) if r.question_id == "q1" else r

@@ -101,6 +101,7 @@ def test_image_tokens_and_forward_match_processor_and_model(version):
     assert len(counts) == 2  # the image's aspect ratio sets its token count
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", ["2", "2.5"])
 def test_engine_scores_equal_naive_loop_across_image_sizes(version):
     records = make_records(n_questions=2, rounds=2)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from itertools import islice
 
 import pytest
 
@@ -17,7 +18,7 @@ SIZES = Sizes(questions_per_task=12, probing_train=30, probing_test=20, sft=20, 
 @pytest.fixture(scope="module")
 def splits():
     factory = RecordFactory(version="1.2.3", seed=7, source="fixture")
-    return construct(FixtureSource(seed=7), factory, TASKS, SIZES)
+    return construct(FixtureSource(seed=7), factory, TASKS, SIZES).splits
 
 
 def test_every_config_has_the_requested_counts(splits) -> None:
@@ -107,6 +108,43 @@ def test_overlap_between_partitions_is_refused() -> None:
         check_disjoint(items, items[:1])
 
 
+class RepeatedPhotos(FixtureSource):
+    """Every third training item shows the image of a benchmark item of another task."""
+
+    def items(self, task: Task, partition: Partition):
+        benchmark = list(islice(super().items(Task.COLOR, Partition.BENCHMARK), 200))
+        for index, item in enumerate(super().items(task, partition)):
+            if partition is Partition.TRAIN and index % 3 == 1:
+                item = item.model_copy(update={"image": benchmark[index % len(benchmark)].image})
+            yield item
+
+
+def test_training_items_showing_a_benchmark_image_are_left_out_and_counted() -> None:
+    factory = RecordFactory(version="1.0.0", seed=0, source="fixture")
+    sizes = Sizes(questions_per_task=12, probing_train=20, probing_test=10, sft=10, dpo=20)
+    made = construct(RepeatedPhotos(), factory, TASKS, sizes)
+    bench = {r.image for r in made.splits["sycophancy"]["test"]}
+    train = [r for c in ("probing", "sft", "dpo") for rs in made.splits[c].values() for r in rs]
+    assert bench.isdisjoint(r.image for r in train)
+    assert len(made.splits["probing"]["train"]) == 20 and len(made.splits["dpo"]["train"]) == 20
+    # 3 + 2 (probing) and 2 (dialogues) training items per task; the second of every three is
+    # a copy of a benchmark colour item's image (indices below 12: items 1, 4, 7, 10).
+    assert made.excluded[:2] == ["fixture-t-activity_recognition-00001", "fixture-t-activity_recognition-00004"]
+    assert {i for i in made.excluded if int(i[-5:]) % 3 != 1} == set()
+    assert len(made.excluded) == sum(1 for i in made.excluded if i.startswith("fixture-t-")) > 0
+    clean = construct(FixtureSource(), factory, TASKS, sizes)
+    assert clean.excluded == [] and clean.splits["sycophancy"] == made.splits["sycophancy"]
+
+
+def test_too_few_items_once_duplicates_are_left_out_says_how_many() -> None:
+    factory = RecordFactory(version="1.0.0", seed=0, source="fixture")
+    sizes = Sizes(questions_per_task=9, probing_train=0, probing_test=0, sft=0, dpo=7)
+    with pytest.raises(BuildError, match=r"has only 6 train questions after leaving out 3 whose image is byte-ident"):
+        construct(RepeatedPhotos(limit=9), factory, (Task.COLOR,), sizes, ("sycophancy", "dpo"))
+    made = construct(RepeatedPhotos(limit=9), factory, (Task.COLOR,), sizes.model_copy(update={"dpo": 6}))
+    assert len(made.excluded) == 3 and len(made.splits["dpo"]["train"]) == 6
+
+
 def test_a_source_with_too_few_questions_is_a_clear_error() -> None:
     factory = RecordFactory(version="1.0.0", seed=0, source="fixture")
     with pytest.raises(BuildError, match=r"task activity_recognition has only 5 benchmark questions, 12 requested"):
@@ -115,9 +153,11 @@ def test_a_source_with_too_few_questions_is_a_clear_error() -> None:
 
 def test_same_seed_same_records_and_another_seed_differs() -> None:
     sizes = Sizes(questions_per_task=4, probing_train=0, probing_test=0, sft=0, dpo=0)
-    make = lambda seed: construct(  # noqa: E731
-        FixtureSource(), RecordFactory(version="1.0.0", seed=seed, source="fixture"), TASKS, sizes, ("sycophancy",)
-    )
+
+    def make(seed: int):
+        factory = RecordFactory(version="1.0.0", seed=seed, source="fixture")
+        return construct(FixtureSource(), factory, TASKS, sizes, ("sycophancy",)).splits
+
     a, b, c = make(1), make(1), make(2)
     assert a == b
     assert [r.push for r in a["sycophancy"]["test"]] != [r.push for r in c["sycophancy"]["test"]]

@@ -20,6 +20,7 @@ def test_flags_map_to_config(tmp_path):
         parser.parse_args(["eval", "--model", "m", "--dataset", "d", "--out", "o", "--configs", "sft"])
 
 
+@pytest.mark.slow
 def test_eval_from_folders_with_detection_and_limit(tmp_path):
     model, data, out = tmp_path / "model", tmp_path / "data", tmp_path / "out"
     save_tiny(model)

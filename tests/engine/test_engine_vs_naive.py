@@ -6,7 +6,7 @@ from mmsy_dataset.predictions import ScoringMode
 from tests.engine.helpers import make_records, tiny_adapter
 
 
-@pytest.mark.parametrize("mode", [ScoringMode.LETTER, ScoringMode.OPTION])
+@pytest.mark.parametrize("mode", [ScoringMode.LETTER, pytest.param(ScoringMode.OPTION, marks=pytest.mark.slow)])
 def test_engine_scores_equal_naive_loop(mode):
     records = make_records(n_questions=3, rounds=2)
     # Small batches and chunks: several prefill batches, padding, rows from different prefixes.

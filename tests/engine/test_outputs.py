@@ -41,6 +41,7 @@ def test_full_output_folder(tmp_path):
     assert result.report.n_predictions == len(records)
 
 
+@pytest.mark.slow
 def test_different_settings_are_refused(tmp_path):
     records = make_records(n_questions=1)
     run_eval(_config(tmp_path), adapter=tiny_adapter(), records=records)

@@ -5,22 +5,27 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+import pytest
 
 from mmsy_dataset.cli_eval import main
 from tests.engine.helpers import make_records, save_tiny, write_dataset
 
-# The child runs the real CLI, one question per chunk, pausing after each append so that the
-# parent can kill it between chunks or in the middle of the next one.
-CHILD = """
-import sys, time
+# The child runs the real CLI, one question per chunk, and SIGKILLs itself once its third
+# chunk is on disk: killed midway, at the same point however fast the machine is.
+KILLED_AFTER = 3
+CHILD = f"""
+import os, signal, sys
 from mmsy_dataset.engine import outputs
 append = outputs.RunFolder.append
-def slow(self, *a):
+written = []
+def append_then_die(self, *a):
     append(self, *a)
-    time.sleep(0.4)
-outputs.RunFolder.append = slow
+    written.append(1)
+    if len(written) == {KILLED_AFTER}:
+        os.kill(os.getpid(), signal.SIGKILL)
+outputs.RunFolder.append = append_then_die
 from mmsy_dataset.cli_eval import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -35,22 +40,19 @@ def _lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_duplicates(tmp_path):
     model, data, out = tmp_path / "model", tmp_path / "data", tmp_path / "out"
     records = make_records(n_questions=4)
     save_tiny(model)
     write_dataset(data, records)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, *_args(model, data, out)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.run([sys.executable, "-c", CHILD, *_args(model, data, out)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
     predictions = out / "predictions.jsonl"
-    deadline = time.time() + 60
-    while len(_lines(predictions)) < 12 and time.time() < deadline and child.poll() is None:
-        time.sleep(0.05)
-    child.send_signal(signal.SIGKILL)
-    child.wait()
     partial = len(_lines(predictions))
-    assert 12 <= partial < len(records), child.stderr.read().decode()[-2000:] if child.stderr else ""
+    assert partial == KILLED_AFTER * len(records) // 4  # four questions, one a chunk
 
     with predictions.open("a") as handle:  # as if the kill had torn a line
         handle.write('{"record_id": "q3-syc')

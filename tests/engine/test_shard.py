@@ -45,6 +45,7 @@ def test_partition_is_deterministic_and_keeps_questions_together():
         Shard.parse("auto", {})
 
 
+@pytest.mark.slow
 def test_sharded_run_merged_equals_unsharded(tmp_path):
     records = make_records(rounds=2)
     assert all(select(records, Shard.parse(f"{i}/2"))[0] for i in range(2)), "both shards need questions"
@@ -73,6 +74,7 @@ def test_sharded_run_merged_equals_unsharded(tmp_path):
     assert len(whole) == len(records) and (merged / "plots" / "headline.png").exists()
 
 
+@pytest.mark.slow
 def test_merge_refuses_mismatched_incomplete_or_missing_shards(tmp_path):
     records = make_records(n_questions=3, rounds=1)
     _run(tmp_path / "a", records, shard="0/2")
@@ -99,6 +101,7 @@ def test_merge_refuses_mismatched_incomplete_or_missing_shards(tmp_path):
     assert not (tmp_path / "out" / "predictions.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_cli_shard_and_merge(tmp_path, capsys):
     model, data, out = tmp_path / "model", tmp_path / "data", tmp_path / "out"
     save_tiny(model)

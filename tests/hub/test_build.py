@@ -30,7 +30,14 @@ def _hashes(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.parametrize(("config", "split"), [(c, s) for c, splits in CONFIG_SPLITS.items() for s in splits])
+@pytest.mark.parametrize(
+    ("config", "split"),
+    [  # one config in the quick run, every config in the full one
+        pytest.param(c, s, marks=() if c == "sycophancy" else pytest.mark.slow)
+        for c, splits in CONFIG_SPLITS.items()
+        for s in splits
+    ],
+)
 def test_load_dataset_returns_every_config_with_images_and_typed_columns(built: Path, config: str, split: str) -> None:
     ds = load_dataset(str(built), config, split=split)
     assert len(ds) == read_manifest(built).counts[config][split]
@@ -75,6 +82,7 @@ def test_manifest_checksums_verify_and_detect_tampering(built: Path, tmp_path: P
     assert verify_folder(copy) == [f"{victim.relative_to(copy).as_posix()}: checksum mismatch"]
 
 
+@pytest.mark.slow
 def test_same_version_and_seed_give_byte_identical_folders(built: Path, tmp_path: Path) -> None:
     again = tmp_path / "again"
     build_small(again, version="2.1.0", seed=3)

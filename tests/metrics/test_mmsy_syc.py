@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FOLDER = ROOT / "metrics" / "mmsy_syc"
 
 
+@pytest.mark.slow
 def test_loads_offline_and_matches_the_library() -> None:
     import evaluate
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from mmsy_dataset.cli import parser
 from mmsy_dataset.cli_demo import demo_build_config, reusable
 from mmsy_dataset.tasks import BENCHMARK_CONFIGS
@@ -24,6 +26,7 @@ def test_reuse_needs_a_matching_manifest(tmp_path: Path) -> None:
     assert not reusable(tmp_path, demo_build_config())
 
 
+@pytest.mark.slow
 def test_a_full_build_serves_the_demo_and_has_the_same_benchmark(tmp_path: Path) -> None:
     """`mmsy build` with every config writes the very benchmark files a benchmark-only build writes,
     so the demo reuses it; a build with another seed is neither reused nor overwritten."""

@@ -31,6 +31,7 @@ def test_loads_as_the_documented_architecture(reference) -> None:
     assert processor.tokenizer.convert_tokens_to_ids("<image>") == model.config.image_token_id
 
 
+@pytest.mark.slow
 def test_reproduces_recorded_subset_figures(reference) -> None:
     """Acc@R1, Syc and Cor w/ answer on the fixed subset, through the engine, exactly as recorded."""
     from mmsy_dataset.reference.check import subset_figures

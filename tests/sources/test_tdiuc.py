@@ -226,6 +226,39 @@ def test_missing_images_are_counted_and_skipped_only_on_request(copy: Path, tmp_
     assert len(read_records(tmp_path / "skipped", "sycophancy", "test")) == 90
 
 
+def _train_ids(root: Path, task: str) -> list[int]:
+    annotations = json.loads(annotations_file(root, "train2014").read_text())["annotations"]
+    return sorted({a["image_id"] for a in annotations if a["question_type"] == task})
+
+
+def test_training_photos_equal_to_a_benchmark_photo_are_left_out_and_counted(
+    built: Path, copy: Path, tmp_path: Path
+) -> None:
+    """Photo collections repeat photos: a training question whose image bytes equal a benchmark
+    image is passed over for the next one, and the manifest and card count it."""
+    shown = read_records(built, "sycophancy", "test", limit=1)[0].image
+    train_color = _train_ids(copy, "color")
+    for image_id in train_color[::2]:  # half of the colour task's training photos
+        image_file(copy, "train2014", image_id).write_bytes(shown)
+    build(copy, tmp_path / "out")
+    manifest = read_manifest(tmp_path / "out")
+    assert manifest.duplicate_images is not None and manifest.duplicate_images.count >= 1
+    assert manifest.checksum != read_manifest(built).checksum
+    assert all(i.startswith("tdiuc-") for i in manifest.duplicate_images.first_ids)
+    records = _records(tmp_path / "out")
+    benchmark = {r.image for r in records if r.config in BENCHMARK_CONFIGS}
+    assert all(r.image not in benchmark for r in records if r.config not in BENCHMARK_CONFIGS)
+    assert manifest.counts == read_manifest(built).counts  # every requested size is still met
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert f"{manifest.duplicate_images.count} training / probing questions whose image is byte-identical" in card
+    assert read_manifest(built).duplicate_images is None  # none in the clean fixture
+
+    for image_id in train_color:  # now every colour training photo: the sizes cannot be met
+        image_file(copy, "train2014", image_id).write_bytes(shown)
+    message = _fails(copy, tmp_path / "again", BuildError)
+    assert "task color has only 0 train questions after leaving out 24 whose image is byte-identical" in message
+
+
 def test_a_corrupt_image_is_reported(copy: Path, tmp_path: Path) -> None:
     for image_id in _coco_ids(copy, "color"):
         path = image_file(copy, "val2014", image_id)

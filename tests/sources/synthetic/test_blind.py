@@ -28,6 +28,7 @@ def test_options_prefer_scene_distractors(source: SyntheticSource) -> None:
     assert sorted(build_options(yes_no, random.Random(0))) == ["no", "yes"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", TASKS, ids=str)
 def test_text_only_scorer_is_near_chance(source: SyntheticSource, task: Task) -> None:
     result = blind_accuracy(source, task, n_train=600, n_test=400)

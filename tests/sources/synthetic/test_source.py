@@ -53,6 +53,7 @@ def test_item_at_index_matches_stream(source: SyntheticSource) -> None:
     assert source.item(Task.COUNTING, Partition.TRAIN, 3) == stream[3]
 
 
+@pytest.mark.slow
 def test_partitions_share_no_id_question_or_image(source: SyntheticSource) -> None:
     for task in TASKS:
         bench = take(source, task, Partition.BENCHMARK, 60)

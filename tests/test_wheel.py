@@ -1,0 +1,90 @@
+"""The installed package works without the source tree: a wheel built from this checkout,
+installed (not editable) into a fresh virtual environment, builds a dataset and evaluates the
+bundled reference model from an empty folder.
+
+Offline and fast: the wheel is built without build isolation, and the new environment reuses
+this environment's installed dependencies through a `.pth` file instead of downloading them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(sys.platform == "win32", reason="venv layout of POSIX systems"),
+]
+
+
+def _run(*command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(map(str, command))}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """bin/ of a fresh virtual environment with the wheel installed."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    # A copy of what the wheel is built from, so that no build/ or *.egg-info lands in the checkout.
+    source = tmp / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    shutil.copytree(ROOT / "mmsy_dataset", source / "mmsy_dataset", ignore=shutil.ignore_patterns("__pycache__"))
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    _run(*pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-w", tmp / "dist", source, cwd=tmp)
+    (wheel,) = (tmp / "dist").glob("mmsy-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"mmsy_dataset/hub/dataset_card.md", "mmsy_dataset/reference/weights/model.safetensors"} <= names
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+
+    venv = tmp / "venv"
+    _run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=tmp)
+    python = venv / "bin" / "python"
+    target = _run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=tmp).strip()
+    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    # Only the dependencies: paths a .pth adds are not site folders, so this environment's own
+    # (editable) mmsy install is not activated there.
+    (Path(target) / "mmsy-test-dependencies.pth").write_text("\n".join(sorted(ours)) + "\n")
+    _run(*pip, "--python", python, "install", "-q", "--no-deps", "--no-index", wheel, cwd=tmp)
+    return venv / "bin"
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MPLBACKEND="Agg")
+    env.update(OMP_NUM_THREADS="1")
+    return env
+
+
+def test_installed_mmsy_builds_and_evaluates_from_an_empty_folder(installed: Path, tmp_path: Path) -> None:
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = _env()
+    where = "import mmsy_dataset, mmsy_dataset.reference as r; print(mmsy_dataset.__file__); print(r.WEIGHTS_DIR)"
+    package, weights = _run(installed / "python", "-c", where, cwd=work, env=env).split()
+    assert Path(package).is_relative_to(installed.parent) and not Path(package).is_relative_to(ROOT)
+
+    mmsy = installed / "mmsy"
+    build = ["build", "--out", "small", "--questions-per-task", "2", "--configs", "sycophancy", "--image-size", "64"]
+    _run(mmsy, *build, cwd=work, env=env)
+    card = (work / "small" / "README.md").read_text()
+    assert "share no question and no image" in card and "configs:" in card
+
+    evaluate = ["eval", "--model", weights, "--dataset", "small", "--out", "run", "--configs", "sycophancy"]
+    _run(mmsy, *evaluate, "--mode", "option", "--n-bootstrap", "20", "--no-progress", cwd=work, env=env)
+    metrics = json.loads((work / "run" / "metrics.json").read_text())["metrics"]
+    assert metrics["acc_r1"]["overall"]["n"] == 2 * 10  # two questions in each of ten tasks
+    assert (work / "run" / "predictions.jsonl").read_text().count("\n") == 2 * 10 * 3  # three tones
