@@ -96,6 +96,7 @@ def test_option_mode_through_server_equals_local_engine(choice):
     assert seen.requests >= turns  # one context request and one per option for every distinct turn
 
 
+@pytest.mark.slow
 def test_option_mode_stops_when_the_server_changes_shape_mid_run(tmp_path, capsys):
     from mmsy_dataset.cli import main
 
@@ -214,6 +215,7 @@ def test_openai_adapter_needs_api_flags():
         get_adapter("openai").load("gpt-4o", LoadOptions())
 
 
+@pytest.mark.slow
 def test_shards_run_against_two_servers_merge_into_the_single_run(tmp_path):
     from mmsy_dataset.cli import main
 

@@ -16,7 +16,7 @@ from mmsy_dataset.cli import main
 from tests.adapters.vllm_server import Server, save_vllm_checkpoint, serve_vllm, vllm_python
 from tests.engine.helpers import WORDS, make_records, write_dataset
 
-pytestmark = pytest.mark.vllm
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 #: Float32 on both sides; measured differences are about 5e-6 (different kernels, same maths).
 TOLERANCE = 1e-4
