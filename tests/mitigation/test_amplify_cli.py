@@ -62,3 +62,36 @@ def test_an_api_model_cannot_be_amplified(tmp_path, capsys):
                  str(out), "--amplify", "1-2:0.9"])
     assert code == 2 and "has no attention to change" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_baseline_script_writes_table_plot_and_paired_tests(folders, tmp_path, monkeypatch):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[2] / "baselines" / "amplification" / "run.py"
+    spec = importlib.util.spec_from_file_location("amplification_recipe", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # pydantic resolves the script's annotations there
+    spec.loader.exec_module(module)
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({
+        "model": str(folders / "model"), "adapter": "llava", "mode": "option", "device": "cpu", "dtype": "float32",
+        "table_lambda": 0.9, "ranges": {"low": [1, 1], "high": [2, 2]}, "lambdas": [0.9, 2.0],
+    }))
+    results = tmp_path / "results"
+    code = module.main(["--config", str(config), "--dataset", str(folders / "data"), "--out", str(tmp_path / "runs"),
+                        "--results", str(results), "--no-progress"])
+    assert code == 0
+    data = json.loads((results / "results.json").read_text())
+    assert [(r["range"], r["lam"]) for r in data["runs"]] == [("low", 0.9), ("high", 0.9), ("low", 2.0), ("high", 2.0)]
+    assert set(data["runs"][0]["vs_base"]) == {"acc_r1", "syc", "cor_with_answer", "cor_without_answer"}
+    table = (results / "results.md").read_text()
+    assert "| base |" in table and "⊕ 1-1 (low)" in table and "⊕ 2-2 (high)" in table and "2-2:2" not in table
+    assert (results / "lambda_sweep.png").read_bytes()[:4] == b"\x89PNG"
+    # A rerun resumes every finished run instead of recomputing it.
+    assert module.main(["--config", str(config), "--dataset", str(folders / "data"), "--out",
+                        str(tmp_path / "runs"), "--results", str(results), "--no-progress"]) == 0
+    again = json.loads((results / "results.json").read_text())
+    assert again["runs"] == data["runs"]
