@@ -88,14 +88,15 @@ def markdown(results: dict[str, Any]) -> str:
         for m in METRICS:
             d = run["vs_base"][m]
             diff = "–" if d["difference"] is None else f"{100 * d['difference']:+.1f}"
-            p = "–" if d["p_bootstrap"] is None else f"{d['p_bootstrap']:.3f}"
-            test = f"{diff} [{_pct(d['ci_low'])}, {_pct(d['ci_high'])}] p={p}"
+            p = "–" if d["p_bootstrap"] is None else f"{max(d['p_bootstrap'], 0.001):.3f}"
+            p = "<0.001" if d["p_bootstrap"] == 0 else p
+            test = f"{diff} [{_pct(d['ci_low'])}, {_pct(d['ci_high'])}] p {p}"
             cells.append(f"{_cell(run['metrics'][m])}<br>{test}")
         lines.append(f"| ⊕ {run['first']}-{run['last']} ({run['range']}) | " + " | ".join(cells) + " |")
     note = (
         f"\nλ = {lam}, query rows: {results['queries']}, {results['mode']} mode. Each cell: value "
         "[95% bootstrap CI]; amplified rows add B − A against the base [95% paired-bootstrap CI] "
-        "and the two-sided paired-bootstrap p (`mmsy compare`)."
+        "and the two-sided paired-bootstrap p (`mmsy compare`; 1,000 replicates)."
     )
     return "\n".join(lines) + "\n" + note + "\n"
 
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, default=HERE / "reference.json")
     p.add_argument("--dataset", required=True, help="MM-SY build folder (the four benchmark configs)")
-    p.add_argument("--out", type=Path, required=True, help="folder of the evaluation runs")
+    p.add_argument("--out", type=Path, required=True, help="folder of the runs (results.json names them from there)")
     p.add_argument("--results", type=Path, default=HERE, help="where results.json/.md and the plot go")
     p.add_argument("--limit", type=int, default=None, help="at most N records per config (a quick look)")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -190,7 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         "shard": config.shard,
         "table_lambda": config.table_lambda,
         "ranges": config.ranges,
-        "base": {"run": str(base.folder.out), "metrics": {m: _figure(base.report.metrics[m].overall) for m in METRICS}},
+        "base": {
+            "run": str(base.folder.out.relative_to(args.out)),
+            "metrics": {m: _figure(base.report.metrics[m].overall) for m in METRICS},
+        },
         "runs": [],
     }
     # The Table 3 rows first, then the rest of the sweep; results are rewritten after every run.
@@ -199,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     for lam in lambdas:
         for name, (first, last) in config.ranges.items():
             amplify = AmplifySettings(first=first, last=last, lam=lam, queries=config.queries)
-            run = evaluate(f"{name}-{lam:g}", amplify)
+            suffix = "" if config.queries == "after-image" else f"-{config.queries}-queries"
+            run = evaluate(f"{name}-{lam:g}{suffix}", amplify)
             predictions = run.folder.predictions()
             results["runs"].append(
                 {
@@ -207,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                     "first": first,
                     "last": last,
                     "lam": lam,
-                    "run": str(run.folder.out),
+                    "run": str(run.folder.out.relative_to(args.out)),
                     "metrics": {m: _figure(run.report.metrics[m].overall) for m in METRICS},
                     "vs_base": {m: _vs_base(compare(base_predictions, predictions, m)) for m in METRICS},
                 }
