@@ -3,6 +3,7 @@
 mmsy eval --model llava-hf/llava-1.5-7b-hf --dataset ./mmsy --out runs/llava --mode letter
 mmsy eval --model llava-hf/llava-1.5-7b-hf --dataset ./mmsy --out runs/llava --shard 0/4   # ... 3/4
 mmsy merge runs/llava --out runs/llava
+mmsy eval --model llava-hf/llava-1.5-7b-hf --dataset ./mmsy --out runs/llava-amp --amplify 16-32:0.9
 mmsy eval --api-base http://localhost:8000/v1 --api-model Qwen/Qwen2-VL-2B-Instruct --dataset ./mmsy \
     --out runs/qwen-api --mode text
 """
@@ -79,6 +80,20 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="run only shard I of N (0-based) into OUT/shard-I-of-N; join the shards with `mmsy merge`. "
         "'auto': RANK/WORLD_SIZE (accelerate launch, torchrun) or the SLURM job array's task id/count",
     )
+    amp = p.add_argument_group("attention amplification (paper 4.3, eq. 7; local models)")
+    amp.add_argument(
+        "--amplify",
+        default=None,
+        metavar="FIRST-LAST:LAMBDA",
+        help="add LAMBDA*|e| to the attention logits e of image keys in text layers FIRST..LAST "
+        "(1-based, inclusive), e.g. 17-32:0.9",
+    )
+    amp.add_argument(
+        "--amplify-queries",
+        choices=("after-image", "all"),
+        default=None,
+        help="query rows amplified: the positions after the image (default) or all rows, image tokens included",
+    )
     api = p.add_argument_group("OpenAI-compatible HTTP server (closed models, vLLM, TGI, ...)")
     api.add_argument("--api-base", default=None, help="base URL with /v1, e.g. http://localhost:8000/v1")
     api.add_argument("--api-model", default=None, help="model name sent with each request")
@@ -113,7 +128,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> object:
-    from mmsy_dataset.engine.config import ApiSettings, EvalConfig
+    from mmsy_dataset.engine.config import AmplifySettings, ApiSettings, EvalConfig
     from mmsy_dataset.engine.shard import Shard
     from mmsy_dataset.errors import MmsyError
 
@@ -133,7 +148,13 @@ def config_from_args(args: argparse.Namespace) -> object:
     elif args.model is None:
         raise MmsyError("--model is required (or --api-base and --api-model for a model behind an HTTP API)")
     model = args.model or (api.model if api else "")
+    amplify = None
+    if args.amplify is not None:
+        amplify = AmplifySettings.parse(args.amplify, args.amplify_queries or "after-image")
+    elif args.amplify_queries is not None:
+        raise MmsyError("--amplify-queries needs --amplify")
     return EvalConfig(
+        amplify=amplify,
         model=model,
         shard=Shard.parse(args.shard) if args.shard else None,
         api=api,

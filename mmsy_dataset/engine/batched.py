@@ -54,10 +54,13 @@ class BatchedScorer:
         self._labels: dict[tuple[str, ...], dict[str, list[int]]] = {}
 
     # --- prefixes ----------------------------------------------------------------------------
-    def _prefill(self, keys: list[str], prefixes: list[list[int]], owners: list[ScoreRequest]) -> None:
+    def _prefill(
+        self, keys: list[str], prefixes: list[list[int]], owners: list[ScoreRequest], images: list[list[int]]
+    ) -> None:
+        """Prefill each key's prefix; `images` holds each prefix's image positions."""
         for batch in _chunks(list(range(len(keys))), self.batch_size):
             pixels = self.adapter.request_image_inputs([owners[i] for i in batch])
-            state = prefill(self.adapter, [prefixes[i] for i in batch], pixels, self.stats)
+            state = prefill(self.adapter, [prefixes[i] for i in batch], pixels, self.stats, [images[i] for i in batch])
             self._states.append(state)
             for row, i in enumerate(batch):
                 self._slots[keys[i]] = _Slot(len(self._states) - 1, row, tuple(prefixes[i]))
@@ -70,6 +73,7 @@ class BatchedScorer:
         keys: list[str] = []
         prefixes: list[list[int]] = []
         owners: list[ScoreRequest] = []
+        images: list[list[int]] = []
         for group, idx in members.items():
             if group in self._slots:
                 continue
@@ -84,12 +88,14 @@ class BatchedScorer:
             keys.append(group)
             prefixes.append(seqs[0][:length])
             owners.append(requests[idx[0]])
-        self._prefill(keys, prefixes, owners)
+            images.append([p for p in encoded[idx[0]].image_positions if p < length])
+        self._prefill(keys, prefixes, owners, images)
 
         slots: list[_Slot] = []
         fallback_keys: list[str] = []
         fallback_prefixes: list[list[int]] = []
         fallback_owners: list[ScoreRequest] = []
+        fallback_images: list[list[int]] = []
         for i, req in enumerate(requests):
             slot = self._slots[req.group]
             ids = encoded[i].input_ids
@@ -100,10 +106,11 @@ class BatchedScorer:
             fallback_keys.append(key)
             fallback_prefixes.append(ids[:-1])
             fallback_owners.append(req)
+            fallback_images.append([p for p in encoded[i].image_positions if p < len(ids) - 1])
             slots.append(_Slot(-1, -1, (len(fallback_keys) - 1,)))
         if fallback_keys:
             self.fallbacks += len(fallback_keys)
-            self._prefill(fallback_keys, fallback_prefixes, fallback_owners)
+            self._prefill(fallback_keys, fallback_prefixes, fallback_owners, fallback_images)
             slots = [self._slots[fallback_keys[s.prefix[0]]] if s.state < 0 else s for s in slots]
         return slots
 

@@ -62,6 +62,82 @@ class ApiSettings(BaseModel):
         return value
 
 
+class AmplifySettings(BaseModel):
+    """Attention amplification (paper 4.3, eq. 7): e' = e + lam * |e| on the attention logits of
+    image keys, before the softmax, in text layers `first`..`last` (1-based, inclusive, as the
+    paper's 1-16 / 16-32). Implemented in `mmsy_dataset.mitigation.amplify`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    first: int
+    """First amplified text layer, 1-based."""
+    last: int
+    """Last amplified text layer, 1-based, inclusive."""
+    lam: float
+    """The amplification factor lambda (>= 0; 0 changes nothing)."""
+    queries: Literal["after-image", "all"] = "after-image"
+    """Which query rows read the amplified image keys: the positions after the image (the text
+    reading the image, as in PAI, which eq. 7 follows), or every row, the image tokens' own
+    attention to earlier image tokens included."""
+
+    @field_validator("first")
+    @classmethod
+    def _one_based(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"layers are numbered from 1, got {value}")
+        return value
+
+    @field_validator("last")
+    @classmethod
+    def _ordered(cls, value: int, info: Any) -> int:
+        first = info.data.get("first")
+        if first is not None and value < first:
+            raise ValueError(f"reversed layer range {first}-{value}; write the lower layer first")
+        return value
+
+    @field_validator("lam")
+    @classmethod
+    def _lam(cls, value: float) -> float:
+        if not value >= 0 or value == float("inf"):
+            raise ValueError(f"lambda must be a finite number >= 0, got {value}")
+        return value
+
+    @classmethod
+    def parse(cls, spec: str, queries: str = "after-image") -> AmplifySettings:
+        """`FIRST-LAST:LAMBDA` or `LAYER:LAMBDA`, e.g. `3-4:0.9` (1-based, inclusive)."""
+        from pydantic import ValidationError
+
+        layers, sep, lam = spec.strip().partition(":")
+        first, dash, last = layers.partition("-")
+        try:
+            if not sep or not first.strip():
+                raise ValueError
+            bounds = (int(first), int(last) if dash else int(first))
+            value = float(lam)
+        except ValueError:
+            raise ValueError(
+                f"--amplify {spec!r}: expected FIRST-LAST:LAMBDA or LAYER:LAMBDA, e.g. 3-4:0.9 (1-based layers)"
+            ) from None
+        try:
+            return cls(first=bounds[0], last=bounds[1], lam=value, queries=queries)
+        except ValidationError as error:
+            reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
+            raise ValueError(f"--amplify {spec!r}: {reasons}") from None
+
+    @property
+    def spec(self) -> str:
+        """The `FIRST-LAST:LAMBDA` form."""
+        return f"{self.first}-{self.last}:{self.lam:g}"
+
+    def check_depth(self, depth: int) -> None:
+        """Refuse a range outside a decoder of `depth` text layers."""
+        if self.last > depth:
+            raise ValueError(
+                f"--amplify {self.spec}: layers {self.first}-{self.last} are outside the model's "
+                f"{depth} text layers (1-{depth})"
+            )
+
+
 class EvalConfig(BaseModel):
     """Everything that defines a run; all but `PERFORMANCE_ONLY` are recorded in run.json and must
     match when a run is resumed into the same folder."""
@@ -109,6 +185,8 @@ class EvalConfig(BaseModel):
     """Run only this shard's questions, into `out/shard-<i>-of-<n>` (merge with `mmsy merge`)."""
     api: ApiSettings | None = None
     """Score through an OpenAI-compatible HTTP server instead of local weights."""
+    amplify: AmplifySettings | None = None
+    """Amplify the attention to image keys in some layers (paper 4.3); None: the model as is."""
 
     @property
     def run_dir(self) -> Path:

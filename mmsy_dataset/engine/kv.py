@@ -5,11 +5,18 @@ row is ever fully masked (fully masked rows give NaNs in SDPA that leak through 
 After an extension the cache therefore holds padding *between* real tokens; the 2-D attention
 mask hides it and position ids are passed explicitly as the count of real tokens before each
 token, so RoPE sees exactly the positions of an unpadded, uncached forward.
+
+Each state also records which of its cache slots hold image keys (from the adapter's
+`EncodedPrompt.image_positions`), and every forward publishes the flags of its keys in
+`FORWARD_IMAGE_KEYS`: attention hooks (amplification, `mmsy_dataset.mitigation.amplify`) read
+them there, so they see cached round-1 image keys, padding and merged rows exactly as laid out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +24,33 @@ import torch
 
 if TYPE_CHECKING:
     from mmsy_dataset.adapters.base import VLMAdapter
+
+#: Image-key flags of the forward in progress: (rows, key slots) bool, True where the key is an
+#: image token, in the layout of the forward's 2-D attention mask (cached slots, then new ones).
+#: None outside a forward, or when the caller did not say where the images are.
+FORWARD_IMAGE_KEYS: ContextVar[torch.Tensor | None] = ContextVar("FORWARD_IMAGE_KEYS", default=None)
+
+
+@contextmanager
+def forward_image_keys(flags: torch.Tensor | None) -> Iterator[None]:
+    """Publish `flags` (see `FORWARD_IMAGE_KEYS`) for the duration of one forward."""
+    token = FORWARD_IMAGE_KEYS.set(flags)
+    try:
+        yield
+    finally:
+        FORWARD_IMAGE_KEYS.reset(token)
+
+
+def image_key_flags(
+    positions: Sequence[Sequence[int]] | None, width: int, device: torch.device | str
+) -> torch.Tensor | None:
+    """(rows, width) bool flags, True at each row's image positions; None if `positions` is None."""
+    if positions is None:
+        return None
+    flags = torch.zeros((len(positions), width), dtype=torch.bool)
+    for row, where in enumerate(positions):
+        flags[row, list(where)] = True
+    return flags.to(device)
 
 
 @dataclass
@@ -42,6 +76,7 @@ class KVState:
     lengths: torch.Tensor  # (rows,), next position id: real tokens (+ the adapter's position offset)
     last_logits: torch.Tensor  # (rows, vocab) at each row's last real token
     stats: TokenStats = field(default_factory=TokenStats)
+    image: torch.Tensor | None = None  # (rows, slots) bool, True at image keys; None: not known
 
     @property
     def rows(self) -> int:
@@ -73,20 +108,24 @@ def prefill(
     seqs: Sequence[Sequence[int]],
     image_inputs: dict[str, torch.Tensor] | None,
     stats: TokenStats | None = None,
+    image_positions: Sequence[Sequence[int]] | None = None,
 ) -> KVState:
-    """Run full sequences (with their images) from an empty cache."""
+    """Run full sequences (with their images) from an empty cache. `image_positions` (per row,
+    indices into the sequence) marks the image keys for attention hooks."""
     stats = stats if stats is not None else TokenStats()
     ids, mask = _pad_right(seqs, adapter.pad_token_id, adapter.device)
     positions = torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
+    image = image_key_flags(image_positions, ids.shape[1], mask.device)
     cache = adapter.make_cache(None)
-    hidden = adapter.hidden_states(ids, mask, positions, cache, image_inputs)
+    with forward_image_keys(image):
+        hidden = adapter.hidden_states(ids, mask, positions, cache, image_inputs)
     stats.add(mask)
     lengths = mask.sum(-1)
     last = adapter.lm_logits(_gather_last(hidden, lengths))
     offsets = adapter.position_offsets(ids, mask, image_inputs)
     if offsets is not None:
         lengths = lengths + offsets.to(lengths.device, lengths.dtype)
-    return KVState(_cache_layers(cache), mask, lengths, last, stats)
+    return KVState(_cache_layers(cache), mask, lengths, last, stats, image)
 
 
 @torch.no_grad()
@@ -106,25 +145,28 @@ def extend(
     device = state.mask.device
     if rows is None:
         layers = state.layers
-        base_mask, base_len, base_last = state.mask, state.lengths, state.last_logits
+        base_mask, base_len, base_last, base_image = state.mask, state.lengths, state.last_logits, state.image
     else:
         index = torch.tensor(list(rows), dtype=torch.long, device=device)
         layers = [(k.index_select(0, index), v.index_select(0, index)) for k, v in state.layers]
         base_mask, base_len = state.mask.index_select(0, index), state.lengths.index_select(0, index)
         base_last = state.last_logits.index_select(0, index)
+        base_image = state.image.index_select(0, index) if state.image is not None else None
     ids, new_mask = _pad_right(suffixes, adapter.pad_token_id, adapter.device)
     new_mask = new_mask.to(device)
     positions = base_len[:, None] + new_mask.cumsum(-1) - 1
     positions = torch.where(new_mask.bool(), positions, base_len[:, None])
     mask = torch.cat([base_mask, new_mask], dim=1)
+    image = torch.cat([base_image, torch.zeros_like(new_mask, dtype=torch.bool)], 1) if base_image is not None else None
     cache = adapter.make_cache(layers)
-    hidden = adapter.hidden_states(ids, mask, positions, cache, None)
+    with forward_image_keys(image):
+        hidden = adapter.hidden_states(ids, mask, positions, cache, None)
     state.stats.add(new_mask)
     added = new_mask.sum(-1)
     last = adapter.lm_logits(_gather_last(hidden, added))
     last = torch.where((added > 0)[:, None], last, base_last)
     logprobs = torch.log_softmax(adapter.lm_logits(hidden), dim=-1) if all_logprobs else None
-    new_state = KVState(_cache_layers(cache), mask, base_len + added, last, state.stats)
+    new_state = KVState(_cache_layers(cache), mask, base_len + added, last, state.stats, image)
     return new_state, logprobs
 
 

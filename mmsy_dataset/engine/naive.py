@@ -12,20 +12,23 @@ import torch
 
 from mmsy_dataset.adapters.base import VLMAdapter
 from mmsy_dataset.engine import protocol
-from mmsy_dataset.engine.kv import TokenStats
+from mmsy_dataset.engine.kv import TokenStats, forward_image_keys, image_key_flags
 from mmsy_dataset.engine.requests import ScoreRequest, ScoreResult
 from mmsy_dataset.predictions import Prediction, ScoringMode, Turn
 from mmsy_dataset.schemas import QuestionRecord
 
 
 @torch.no_grad()
-def _logprobs(adapter: VLMAdapter, ids: list[int], request: ScoreRequest, stats: TokenStats) -> torch.Tensor:
+def _logprobs(
+    adapter: VLMAdapter, ids: list[int], request: ScoreRequest, stats: TokenStats, image_positions: list[int]
+) -> torch.Tensor:
     """Log-probabilities at every position of one full sequence (seq, vocab)."""
     input_ids = torch.tensor([ids], dtype=torch.long, device=adapter.device)
     mask = torch.ones_like(input_ids)
     positions = torch.arange(len(ids), device=adapter.device)[None]
     pixels = adapter.request_image_inputs([request])
-    hidden = adapter.hidden_states(input_ids, mask, positions, adapter.make_cache(None), pixels)
+    with forward_image_keys(image_key_flags([image_positions], len(ids), adapter.device)):
+        hidden = adapter.hidden_states(input_ids, mask, positions, adapter.make_cache(None), pixels)
     stats.add(mask)
     return torch.log_softmax(adapter.lm_logits(hidden[0]), dim=-1)
 
@@ -37,17 +40,18 @@ def naive_score(
     stats = stats if stats is not None else TokenStats()
     results = []
     for req in requests:
-        ids = adapter.encode_request(req).input_ids
+        encoded = adapter.encode_request(req)
+        ids = encoded.input_ids
         res = ScoreResult(prompt=adapter.render(req.conversation), n_prompt_tokens=len(ids))
         if mode == "letter":
-            last = _logprobs(adapter, ids, req, stats)[-1]
+            last = _logprobs(adapter, ids, req, stats, encoded.image_positions)[-1]
             labels = adapter.label_token_ids(req.letters)
             res.scores = [float(torch.logsumexp(last[labels[letter]], dim=0)) for letter in req.letters]
         elif mode == "option":
             res.scores, res.scores_norm = [], []
             for option in req.options:
                 cont = adapter.continuation_ids(adapter.answer_prefix() + option)
-                lp = _logprobs(adapter, ids + cont, req, stats)
+                lp = _logprobs(adapter, ids + cont, req, stats, encoded.image_positions)
                 total = sum(float(lp[len(ids) - 1 + t, token]) for t, token in enumerate(cont))
                 res.scores.append(total)
                 res.scores_norm.append(total / max(1, len(option.encode("utf-8"))))

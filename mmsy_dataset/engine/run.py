@@ -72,6 +72,10 @@ def run_eval(
     from rich.console import Console
 
     console = console or Console(stderr=True)
+    if config.amplify is not None:  # refuse a bad range before anything is written
+        from mmsy_dataset.mitigation.amplify import preflight
+
+        preflight(config.amplify, adapter or config.model, config.api, config.trust_remote_code)
     folder = RunFolder(config.run_dir)
     previous = folder.start(config.settings(), config.overwrite)
     done = folder.finished_ids() if previous is not None else set()
@@ -95,6 +99,30 @@ def run_eval(
 
         options = LoadOptions(config.device, config.dtype, config.trust_remote_code)
         adapter = load_adapter(config.model, config.adapter, options)
+    amplifier = None
+    if config.amplify is not None:
+        from mmsy_dataset.mitigation.amplify import Amplifier
+
+        amplifier = Amplifier(adapter, config.amplify)
+    try:
+        return _evaluate(config, adapter, records, dataset_info, console, folder, previous, done, amplifier)
+    finally:
+        if amplifier is not None:
+            amplifier.remove()
+
+
+def _evaluate(
+    config: EvalConfig,
+    adapter: ModelAdapter,
+    records: Sequence[QuestionRecord],
+    dataset_info: dict[str, Any],
+    console: Any,
+    folder: RunFolder,
+    previous: dict[str, Any] | None,
+    done: set[str],
+    amplifier: Any,
+) -> RunResult:
+    """The run itself, once the folder is prepared and the model loaded (and amplified)."""
     mode_name, fallback = adapter.resolve_mode(config.mode.value)
     mode = ScoringMode(mode_name)
     if fallback:
@@ -111,6 +139,8 @@ def run_eval(
         "resumed": (previous or {}).get("resumed", 0) + (1 if previous is not None else 0),
         "finished": None,
     }
+    if amplifier is not None:
+        info["amplification"] = amplifier.describe()
     folder.write_run(info)
 
     todo = [r for r in records if r.id not in done]
