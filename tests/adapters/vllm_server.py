@@ -102,10 +102,16 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def serve_vllm(
-    python: str, checkpoint: Path, log: Path, prefix_caching: bool = True, max_logprobs: int = 1000
+    python: str,
+    checkpoint: Path,
+    log: Path,
+    prefix_caching: bool = True,
+    max_logprobs: int = 1000,
+    block_size: int | None = None,
 ) -> Iterator[Server]:
     """A vLLM server on a free loopback port until the block ends; stopped by its process id
-    whatever happens inside the block."""
+    whatever happens inside the block. `block_size`: KV-cache block in tokens (vLLM's CPU
+    default is 128; its prefix cache reuses whole blocks only)."""
     port = free_port()
     command = [
         python, "-m", "vllm.entrypoints.openai.api_server",
@@ -115,6 +121,8 @@ def serve_vllm(
         "--max-logprobs", str(max_logprobs),
         "--enable-prefix-caching" if prefix_caching else "--no-enable-prefix-caching",
     ]  # fmt: skip
+    if block_size is not None:
+        command += ["--block-size", str(block_size)]
     env = {
         **os.environ,
         "VLLM_CPU_KVCACHE_SPACE": "1",
