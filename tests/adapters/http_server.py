@@ -38,6 +38,9 @@ class Behaviour:
     together: int = 0
     """Hold each request until this many are in flight at once (concurrency tests; at most
     `HOLD_S` seconds, so that a client that never sends that many fails the test, not hangs)."""
+    total: int = 0
+    """With `together`: how many requests the test sends; the last one is never held (its
+    partners may all have been answered already)."""
     seen_auth: list[str] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
@@ -170,7 +173,10 @@ def _handler(adapter: Any, behaviour: Behaviour, model_lock: threading.Lock) -> 
                 behaviour.max_in_flight = max(behaviour.max_in_flight, behaviour.in_flight)
                 behaviour.changed.notify_all()
                 if behaviour.together:
-                    behaviour.changed.wait_for(lambda: behaviour.in_flight >= behaviour.together, HOLD_S)
+                    behaviour.changed.wait_for(
+                        lambda: behaviour.in_flight >= behaviour.together or behaviour.requests >= behaviour.total,
+                        HOLD_S,
+                    )
             try:
                 if self.path != "/v1/chat/completions":
                     self._send(404, {"error": {"message": f"no route {self.path}"}})

@@ -177,7 +177,7 @@ def test_silent_server_times_out_then_retries_and_finally_gives_up():
 
 
 def test_concurrency_is_bounded():
-    with serve(tiny_adapter(), Behaviour(together=2)) as (base, seen):
+    with serve(tiny_adapter(), Behaviour(together=2, total=6)) as (base, seen):
         _adapter(base, max_concurrency=2).make_scorer(1, 1).run([_request()] * 6, "text")
     assert seen.requests == 6 and seen.max_in_flight == 2
 
