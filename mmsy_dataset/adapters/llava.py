@@ -61,7 +61,7 @@ class LlavaAdapter(VLMAdapter):
         return int(n - 1 if strategy == "default" else n)
 
     # --- formatting -------------------------------------------------------------------------
-    def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
+    def render_family(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
         parts: list[str] = []
         eos = str(self.tokenizer.eos_token)
         for message in conversation:

@@ -27,6 +27,7 @@ from mmsy_dataset.reference.lookup import AnswerLookup, AttentionProbe, NameMatc
 from mmsy_dataset.reference.model import QUICK_CONFIG, REFERENCE_CONFIG, build_reference, count_parameters
 from mmsy_dataset.reference.pool import ImagePool, normalise, render_pool
 from mmsy_dataset.tasks import TASKS, Partition, Task
+from mmsy_dataset.threads import set_torch_threads
 
 #: Extra sampling weight per task (none: up-weighting the hardest tasks, counting 3, attribute and
 #: positional reasoning 2, did not make them learnable in the budget and slowed the others).
@@ -49,7 +50,8 @@ class TrainConfig:
     weight_decay: float = 0.05
     grad_clip: float = 1.0
     bf16: bool = False
-    threads: int = 2
+    threads: int | None = 2
+    """torch CPU threads (None: the cores available to the process, `mmsy_dataset.threads`)."""
     seed: int = 0
     images_per_task: int = 6000
     eval_per_task: int = 60
@@ -353,7 +355,7 @@ def train(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     tune_allocator()
-    torch.set_num_threads(cfg.threads)
+    set_torch_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     model, processor, train_pool, eval_pool = prepare(cfg, cache_dir, progress)
     log(f"model: {count_parameters(model):,} parameters, vocabulary {len(processor.tokenizer)}")
