@@ -59,6 +59,42 @@ class EncodedPrompt:
     """Indices in `input_ids` that receive image features (amplification / attention analysis)."""
 
 
+def image_only_class(processor_class: type) -> type:
+    """`processor_class` without its video processor: the same class to every other code (its
+    name, its methods), whose sub-processors are all but the `video_processor`."""
+
+    class ImageOnly(processor_class):  # type: ignore[misc, valid-type]
+        @classmethod
+        def get_attributes(cls) -> list[str]:
+            return [name for name in super().get_attributes() if "video" not in name]
+
+    ImageOnly.__name__ = ImageOnly.__qualname__ = processor_class.__name__
+    return ImageOnly
+
+
+def load_image_only_processor(source: str, trust_remote_code: bool = False) -> Any:
+    """The checkpoint's processor built without its video processor.
+
+    Processors of families that also take videos (Qwen2-VL, Qwen2.5-VL, InternVL, ...) build a
+    video processor that needs torchvision, which the package does not install. MM-SY asks about
+    images only, so when torchvision is missing the processor is built from its image processor
+    (the PIL backend), tokenizer and chat template alone: the same prompts and pixels.
+    """
+    from transformers import AutoConfig
+    from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+
+    from mmsy_dataset.errors import MmsyError
+
+    model_type = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code).model_type
+    name = PROCESSOR_MAPPING_NAMES.get(model_type)
+    if not name:
+        raise MmsyError(f"{source}: the processor needs torchvision; model_type {model_type!r} has no known processor")
+    import transformers
+
+    processor_class: Any = image_only_class(getattr(transformers, name))
+    return processor_class.from_pretrained(source)
+
+
 def resolve_device(device: str) -> str:
     import torch
 
@@ -203,7 +239,12 @@ class VLMAdapter(ModelAdapter):
             use_safetensors=True,
             trust_remote_code=options.trust_remote_code,
         ).to(device)
-        processor = AutoProcessor.from_pretrained(source, trust_remote_code=options.trust_remote_code)
+        try:
+            processor = AutoProcessor.from_pretrained(source, trust_remote_code=options.trust_remote_code)
+        except (ImportError, ValueError) as error:  # the video processor's missing dependency
+            if "torchvision" not in str(error).lower():
+                raise
+            processor = load_image_only_processor(source, options.trust_remote_code)
         adapter = cls(model, processor, model_id=source, device=device)
         adapter.use_chat_format(options.chat_format)
         return adapter
