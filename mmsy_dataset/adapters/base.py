@@ -63,7 +63,7 @@ def image_only_class(processor_class: type) -> type:
     """`processor_class` without its video processor: the same class to every other code (its
     name, its methods), whose sub-processors are all but the `video_processor`."""
 
-    class ImageOnly(processor_class):  # type: ignore[misc, valid-type]
+    class ImageOnly(processor_class):
         @classmethod
         def get_attributes(cls) -> list[str]:
             return [name for name in super().get_attributes() if "video" not in name]
