@@ -245,10 +245,10 @@ def validate_submission_file(
     path: str | Path, dataset_dir: str | Path | None, max_bytes: int = MAX_BYTES
 ) -> list[Problem]:
     """Every problem of a submission file; empty when it is valid for the dataset build."""
+    index = load_dataset_index(dataset_dir) if dataset_dir is not None else None  # a bad folder: say so first
     raw, problems = read_submission_json(Path(path), max_bytes)
     if problems:
         return problems
-    index = load_dataset_index(dataset_dir) if dataset_dir is not None else None
     return validate_submission_data(raw, index)[0]
 
 
