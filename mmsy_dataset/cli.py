@@ -159,6 +159,9 @@ USER_ERRORS = (MmsyError, ValidationError, ValueError, OSError, KeyError, Import
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from mmsy_dataset.threads import prefer_passive_wait
+
+    prefer_passive_wait()  # before anything imports torch
     args = parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)

@@ -18,7 +18,7 @@ from mmsy_dataset.engine.shard import select, write_shard_file
 from mmsy_dataset.errors import MmsyError
 from mmsy_dataset.predictions import ScoringMode
 from mmsy_dataset.schemas import QuestionRecord
-from mmsy_dataset.threads import set_torch_threads
+from mmsy_dataset.threads import set_torch_threads, thread_facts
 
 
 @dataclass
@@ -112,7 +112,7 @@ def run_eval(
         "performance": {
             "batch_size": config.batch_size,
             "chunk_questions": config.chunk_questions,
-            "threads": threads,
+            **thread_facts(threads),
         },
         "model": {**adapter.describe(), "weights": adapter.weights_info(config.model)},
         "mode": {"requested": config.mode.value, "used": mode.value, "fallback": fallback},
