@@ -163,6 +163,7 @@ class ModelAdapter(ABC):
 
     device: str
     model_id: str
+
     @property
     def chat_format(self) -> str:
         """How prompts are rendered: `template`, `family`, or `server` (an HTTP model's own)."""
