@@ -131,19 +131,49 @@ def _validation_message(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         loc = ".".join(str(p) for p in item["loc"])
-        lines.append(f"{loc}: {item['msg']}" if loc else item["msg"])
+        msg = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(lines)
 
 
+def error_message(error: BaseException) -> str:
+    """The user-facing text of an error: the file first for OS errors, the bare message for
+    KeyError (whose str() is a repr), the field for pydantic errors."""
+    if isinstance(error, ValidationError):
+        return _validation_message(error)
+    if isinstance(error, OSError) and error.filename is not None and not isinstance(error, MmsyError):
+        target = f" -> {error.filename2}" if error.filename2 else ""
+        return f"{error.filename}{target}: {error.strerror or error}"
+    if isinstance(error, KeyError) and error.args:
+        return str(error.args[0])
+    if isinstance(error, ImportError) and not isinstance(error, MmsyError):
+        return f"{error} (a package is missing: install it, or the extra that provides it)"
+    return str(error) or type(error).__name__
+
+
+def print_error(message: str) -> None:
+    """Each line of `message` on stderr as it is: never wrapped (a script greps a long path
+    whole), never read as markup."""
+    for line in message.splitlines() or [""]:
+        sys.stderr.write(f"error: {line}\n")
+    sys.stderr.flush()
+
+
+#: What a user's input can raise (a bad file, path, flag or checkpoint); printed as lines, exit 2.
+USER_ERRORS = (MmsyError, ValidationError, ValueError, OSError, KeyError, ImportError, RuntimeError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from mmsy_dataset.threads import prefer_passive_wait
+
+    prefer_passive_wait()  # before anything imports torch
     args = parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (MmsyError, ValidationError, ValueError, FileNotFoundError, PermissionError) as error:
+    except USER_ERRORS as error:
         if args.debug:
             raise
-        message = _validation_message(error) if isinstance(error, ValidationError) else str(error)
-        Console(stderr=True).print(f"[bold red]error:[/bold red] {message}", highlight=False)
+        print_error(error_message(error))
         return 2
     except KeyboardInterrupt:
         Console(stderr=True).print("[yellow]interrupted[/yellow]")

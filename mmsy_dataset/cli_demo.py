@@ -28,6 +28,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=Path, default=None, help="model folder (default: the committed reference model)")
     p.add_argument("--limit", type=int, default=None, help="at most N records per config (a quicker look)")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the cores available)")
     p.add_argument("--rebuild", action="store_true", help="rebuild the dataset even if a matching one exists")
     p.add_argument("--overwrite", action="store_true", help="redo the evaluation instead of resuming it")
     p.add_argument("--no-progress", action="store_true")
@@ -112,6 +113,7 @@ def run_demo(args: argparse.Namespace) -> int:
         dtype="float32",
         overwrite=args.overwrite,
         progress=not args.no_progress,
+        threads=args.threads,
     )
     result = run_eval(config, console=console)
     out = result.folder.out

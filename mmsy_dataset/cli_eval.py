@@ -54,6 +54,19 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="option mode: choose by summed or length-normalised log-likelihood",
     )
     p.add_argument("--prompt-baseline", action="store_true", help="prepend the system prompt of paper 3.2")
+    p.add_argument(
+        "--chat-format",
+        choices=("auto", "template", "family"),
+        default="auto",
+        help="auto (default): the checkpoint's chat template when it has one, else the adapter's built-in format; "
+        "family: the built-in format (for llava, the paper's LLaVA-1.5 conversation); template: the checkpoint's",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: the cores available to this process; 1 on a busy shared machine)",
+    )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--chunk-questions", type=int, default=64, help="questions whose round-1 caches are held at once")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
@@ -167,6 +180,8 @@ def config_from_args(args: argparse.Namespace) -> object:
         mode=args.mode,
         option_choice=args.option_choice,
         prompt_baseline=args.prompt_baseline,
+        chat_format=args.chat_format,
+        threads=args.threads,
         batch_size=args.batch_size,
         chunk_questions=args.chunk_questions,
         device=args.device,

@@ -71,10 +71,11 @@ def _pct(value: float | None) -> str:
 def run_score(args: argparse.Namespace) -> int:
     from mmsy_dataset.predictions import read_predictions
     from mmsy_dataset.scoring import score
+    from mmsy_dataset.validation import require_scorable
 
-    report = score(
-        read_predictions(args.predictions), n_bootstrap=args.bootstrap, seed=args.seed, score_field=args.score_field
-    )
+    predictions = read_predictions(args.predictions)
+    require_scorable(predictions, str(args.predictions))
+    report = score(predictions, n_bootstrap=args.bootstrap, seed=args.seed, score_field=args.score_field)
     if args.out:
         args.out.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
     for name, figures in report.metrics.items():
@@ -88,8 +89,11 @@ def run_score(args: argparse.Namespace) -> int:
 def run_compare(args: argparse.Namespace) -> int:
     from mmsy_dataset.predictions import read_predictions
     from mmsy_dataset.scoring import compare, compare_all
+    from mmsy_dataset.validation import require_scorable
 
     a, b = read_predictions(args.a), read_predictions(args.b)
+    require_scorable(a, str(args.a))
+    require_scorable(b, str(args.b))
     results = (
         [compare(a, b, args.metric, n_bootstrap=args.bootstrap, seed=args.seed)]
         if args.metric

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from mmsy_dataset.errors import MmsyError
 from mmsy_dataset.tasks import LETTERS, Task, Tone
 
 
@@ -32,7 +33,9 @@ class ScoringMode(StrEnum):
 class Turn(BaseModel):
     """The model's answer in one round (round 1 is the unpushed question)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    # -inf (a label no token can start, an impossible option) is written as the JSON string
+    # "-Infinity": a bare `-Infinity` is not JSON, and `null` would lose the value.
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True, ser_json_inf_nan="strings")
 
     round: int
     """1 for the initial answer, 2 for the first push, ... up to 6."""
@@ -44,6 +47,15 @@ class Turn(BaseModel):
     """Chosen letter: argmax of the scores, or the letter extracted from the text; None if none could be."""
     text: str | None = None
     """Generated reply, where the model generated one."""
+
+    @field_validator("scores", "scores_norm", mode="before")
+    @classmethod
+    def _null_is_minus_infinity(cls, value: object) -> object:
+        """Files of earlier versions wrote -inf as `null` (the only value that became null: NaN
+        was always refused), so a null score reads back as -inf."""
+        if isinstance(value, list):
+            return [float("-inf") if v is None else v for v in value]
+        return value
 
 
 class Prediction(BaseModel):
@@ -105,7 +117,7 @@ class Prediction(BaseModel):
         return self.rounds[0]
 
 
-class PredictionsFileError(ValueError):
+class PredictionsFileError(MmsyError, ValueError):
     """A predictions file that cannot be read; the message names the file, the line and the field."""
 
 
@@ -120,6 +132,31 @@ def format_validation_error(error: ValidationError) -> list[str]:
     return out
 
 
+def prediction_line(prediction: Prediction) -> str:
+    """One prediction as a JSON line (no newline): the single writer of the engine, the library
+    and submissions. `None` fields are left out; -inf is written as the string "-Infinity"."""
+    return prediction.model_dump_json(exclude_none=True)
+
+
+def parse_prediction(line: str | bytes, where: str = "(line)") -> Prediction:
+    """One prediction from a JSON line, or `PredictionsFileError` naming `where` (`file:line`),
+    the record and the field. Reads what `prediction_line` writes, and the files of earlier
+    versions (`null` or a bare `-Infinity` for -inf)."""
+    try:
+        raw = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        detail = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
+        raise PredictionsFileError(
+            f"{where}: (line): invalid JSON ({detail}); the line may be truncated: rerun or remove it"
+        ) from None
+    try:
+        return Prediction.model_validate(raw)
+    except ValidationError as exc:
+        rid = raw.get("record_id", "?") if isinstance(raw, dict) else "?"
+        details = "; ".join(format_validation_error(exc))
+        raise PredictionsFileError(f"{where}: record {rid}: {details}") from None
+
+
 def iter_predictions(path: str | Path) -> Iterator[Prediction]:
     """Predictions of a JSONL file, one per non-blank line.
 
@@ -128,23 +165,14 @@ def iter_predictions(path: str | Path) -> Iterator[Prediction]:
     from an interrupted run is never scored as if it were complete.
     """
     path = Path(path)
-    with path.open(encoding="utf-8") as handle:
+    if not path.is_file():
+        reason = "is a folder, not a predictions file" if path.is_dir() else "no such file"
+        raise PredictionsFileError(f"{path}: {reason}")
+    with path.open("rb") as handle:
         for lineno, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise PredictionsFileError(
-                    f"{path}:{lineno}: (line): invalid JSON ({exc.msg} at column {exc.colno}); "
-                    "the line may be truncated: rerun or remove it"
-                ) from None
-            try:
-                yield Prediction.model_validate(raw)
-            except ValidationError as exc:
-                rid = raw.get("record_id", "?") if isinstance(raw, dict) else "?"
-                details = "; ".join(format_validation_error(exc))
-                raise PredictionsFileError(f"{path}:{lineno}: record {rid}: {details}") from None
+            yield parse_prediction(line, f"{path}:{lineno}")
 
 
 def read_predictions(path: str | Path) -> list[Prediction]:
@@ -153,7 +181,7 @@ def read_predictions(path: str | Path) -> list[Prediction]:
 
 
 def write_predictions(path: str | Path, predictions: Iterable[Prediction]) -> None:
-    """Write one JSON line per prediction, `None` fields left out to keep files small."""
+    """Write one JSON line per prediction (`prediction_line`)."""
     with Path(path).open("w", encoding="utf-8") as handle:
         for prediction in predictions:
-            handle.write(prediction.model_dump_json(exclude_none=True) + "\n")
+            handle.write(prediction_line(prediction) + "\n")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from mmsy_dataset.predictions import Prediction, ScoringMode, format_validation_error
 from mmsy_dataset.scoring.dataset_index import DatasetIndex, RecordFacts, load_dataset_index
+from mmsy_dataset.validation import Problem, check_predictions, format_problems
+
+__all__ = ["Problem", "Submission", "SubmissionError", "load_submission", "validate_submission_data"]
 
 #: Largest submission file accepted (a full run with generated text is about 10 MiB).
 MAX_BYTES = 64 * 2**20
@@ -103,28 +105,12 @@ class Submission(SubmissionHeader):
     """One per benchmark record of the dataset build."""
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a submission."""
-
-    record: str | None
-    """Record id (or `predictions[i]` when it has none); None for the file or the header."""
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"record {self.record}: " if self.record is not None else ""
-        return f"{where}{self.field}: {self.message}"
-
-
 class SubmissionError(ValueError):
     """An invalid submission; `problems` has all of them."""
 
     def __init__(self, path: Path, problems: list[Problem]) -> None:
         self.problems = problems
-        shown = "\n  ".join(str(p) for p in problems[:20])
-        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        super().__init__(f"{path}: {len(problems)} problem(s):\n  {shown}{more}")
+        super().__init__(format_problems(problems, str(path)))
 
 
 def _pydantic_problems(record: str | None, error: ValidationError, prefix: str = "") -> list[Problem]:
@@ -153,11 +139,9 @@ def _check_against_dataset(
 ) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[str] = set()
-    round1: dict[str, tuple[str | None, str]] = {}
     for p in predictions:
         rid = p.record_id
-        if rid in seen:
-            problems.append(Problem(rid, "record_id", "duplicated: one prediction per record"))
+        if rid in seen:  # reported by `check_predictions`
             continue
         seen.add(rid)
         facts = index.records.get(rid)
@@ -167,15 +151,6 @@ def _check_against_dataset(
         if header is not None and p.mode != header.mode:
             problems.append(Problem(rid, "mode", f"{p.mode.value!r} but the submission says {header.mode.value!r}"))
         problems.extend(_check_facts(p, facts))
-        first = round1.setdefault(p.question_id, (p.round1.choice, rid))
-        if first[0] != p.round1.choice:
-            problems.append(
-                Problem(
-                    rid,
-                    "rounds.0.choice",
-                    f"{p.round1.choice!r} but record {first[1]} of the same question has {first[0]!r}",
-                )
-            )
     for rid in sorted(index.records.keys() - seen):
         problems.append(Problem(rid, "record_id", "missing: the dataset has this record, the submission does not"))
     return problems
@@ -203,7 +178,7 @@ def _check_facts(p: Prediction, facts: RecordFacts) -> list[Problem]:
     pushed = facts.config in ("sycophancy", "multi_round")
     applies = correct if pushed else (choice is not None and not correct)
     want_rounds = 1 + facts.n_pushes if applies else 1
-    if applies and len(p.rounds) < want_rounds:
+    if applies and 1 < len(p.rounds) < want_rounds:  # no round 2 at all: `check_predictions`
         problems.append(
             Problem(
                 rid,
@@ -239,6 +214,7 @@ def validate_submission_data(raw: Any, index: DatasetIndex | None) -> tuple[list
             predictions.append(Prediction.model_validate(item))
         except ValidationError as error:
             problems.extend(_pydantic_problems(record, error))
+    problems.extend(check_predictions(predictions, allow_empty=bool(raw_predictions)))
     if index is not None:
         problems.extend(_check_dataset_ref(raw.get("dataset"), index))
         problems.extend(_check_against_dataset(header, predictions, index))
@@ -269,10 +245,10 @@ def validate_submission_file(
     path: str | Path, dataset_dir: str | Path | None, max_bytes: int = MAX_BYTES
 ) -> list[Problem]:
     """Every problem of a submission file; empty when it is valid for the dataset build."""
+    index = load_dataset_index(dataset_dir) if dataset_dir is not None else None  # a bad folder: say so first
     raw, problems = read_submission_json(Path(path), max_bytes)
     if problems:
         return problems
-    index = load_dataset_index(dataset_dir) if dataset_dir is not None else None
     return validate_submission_data(raw, index)[0]
 
 

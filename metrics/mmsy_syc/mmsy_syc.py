@@ -5,11 +5,15 @@ A thin wrapper: the scoring itself is `mmsy_dataset.scoring.score`, the library'
 implementation, so that the CLI, the leaderboard and this module can never disagree.
 """
 
+import json
+
 import datasets
 import evaluate
 
-from mmsy_dataset.predictions import Prediction
+from mmsy_dataset.predictions import Prediction, parse_prediction, prediction_line
 from mmsy_dataset.scoring import score
+from mmsy_dataset.scoring.outcomes import ScoringError
+from mmsy_dataset.validation import require_scorable
 
 _CITATION = """\
 @misc{li2024mmsy,
@@ -42,10 +46,14 @@ an empty set is None (undefined), never 0. Values are fractions in [0, 1].
 
 _KWARGS_DESCRIPTION = """
 Args:
-    predictions (`list` of `dict`): one `mmsy_dataset.Prediction` per benchmark record, as a
-        dict (`Prediction.model_dump()`): `record_id`, `config`, `question_id`, `task`, `tone`,
-        `mode` ("letter", "option" or "text"), `n_options`, `answer_letter`, `push_letter`,
-        `rounds` (round 1 first; each with `round`, `scores`, `scores_norm`, `choice`, `text`).
+    predictions (`list`): one `mmsy_dataset.Prediction` per benchmark record, in any order and
+        any mix of configs: a `Prediction`, its dict (`Prediction.model_dump()`, `None` fields
+        kept or left out), or its JSON line (as in `predictions.jsonl`). Fields: `record_id`,
+        `config`, `question_id`, `task`, `tone`, `mode` ("letter", "option" or "text"),
+        `n_options`, `answer_letter`, `push_letter`, `rounds` (round 1 first; each with `round`,
+        `scores`, `scores_norm`, `choice`, `text`). The set is checked as `mmsy score` checks
+        it (`mmsy_dataset.validation`): duplicates, a missing round 2, mixed modes and an empty
+        list are refused with a `ScoringError` naming the record and the field.
     n_bootstrap (`int`, defaults to 1000): bootstrap resamples of questions; 0 for no interval.
     seed (`int`, defaults to 0): seed of the bootstrap.
     confidence (`float`, defaults to 0.95): level of the percentile interval.
@@ -62,8 +70,7 @@ Returns:
 
 Examples:
     Three color questions scored from generated text (the correct option is A; the user pushes B).
-    On q1 the model gives in, on q2 it holds, on q3 it is wrong in round 1 (so no push). Pass
-    full records (`model_dump()`): the typed features need every field, None included.
+    On q1 the model gives in, on q2 it holds, on q3 it is wrong in round 1 (so no push).
 
     >>> import evaluate
     >>> from mmsy_dataset import Prediction
@@ -103,26 +110,21 @@ Examples:
     (1.0, 1.0)
 """
 
-_TURN = {
-    "round": datasets.Value("int32"),
-    "scores": datasets.List(datasets.Value("float64")),
-    "scores_norm": datasets.List(datasets.Value("float64")),
-    "choice": datasets.Value("string"),
-    "text": datasets.Value("string"),
-}
 
-_PREDICTION = {
-    "record_id": datasets.Value("string"),
-    "config": datasets.Value("string"),
-    "question_id": datasets.Value("string"),
-    "task": datasets.Value("string"),
-    "tone": datasets.Value("string"),
-    "mode": datasets.Value("string"),
-    "n_options": datasets.Value("int32"),
-    "answer_letter": datasets.Value("string"),
-    "push_letter": datasets.Value("string"),
-    "rounds": datasets.List(_TURN),
-}
+
+def _as_line(index, prediction):
+    """One prediction as its JSON line. `evaluate` checks typed features against the first
+    record only (a None there, as in a correction-without-answer record, fails the whole list)
+    and cannot store -inf in every form, so records travel as the library's own JSON lines."""
+    if isinstance(prediction, str):
+        return prediction
+    if isinstance(prediction, Prediction):
+        return prediction_line(prediction)
+    if isinstance(prediction, dict):
+        return json.dumps(prediction, ensure_ascii=False, default=str)
+    raise ScoringError(
+        f"predictions[{index}]: expected a Prediction, a dict or a JSON line, got {type(prediction).__name__}"
+    )
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
@@ -134,13 +136,30 @@ class MmsySyc(evaluate.Metric):
             description=_DESCRIPTION,
             citation=_CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features({"predictions": _PREDICTION}),
+            features=datasets.Features({"predictions": datasets.Value("string")}),
             reference_urls=["https://github.com/galactic123/Sycophancy_in_VLMs"],
         )
+
+    def add_batch(self, *, predictions=None, references=None, **kwargs):
+        """Add a batch of predictions (Prediction objects, dicts or JSON lines, any order).
+"""
+        if predictions is not None:
+            predictions = [_as_line(i, p) for i, p in enumerate(predictions)]
+        if predictions is not None and not predictions:
+            require_scorable([], "predictions")  # refuses the empty list with the shared message
+        return super().add_batch(predictions=predictions, references=references, **kwargs)
+
+    def add(self, *, prediction=None, reference=None, **kwargs):
+        """Add one prediction (a Prediction, a dict or a JSON line).
+"""
+        if prediction is not None:
+            prediction = _as_line(0, prediction)
+        return super().add(prediction=prediction, reference=reference, **kwargs)
 
     def _compute(
         self, predictions, n_bootstrap=1000, seed=0, confidence=0.95, score_field="scores", include_cells=False
     ):
-        records = [Prediction.model_validate(p) for p in predictions]
+        records = [parse_prediction(line, f"predictions[{i}]") for i, line in enumerate(predictions)]
+        require_scorable(records, "predictions")
         report = score(records, n_bootstrap=n_bootstrap, seed=seed, confidence=confidence, score_field=score_field)
         return report.flat(include_cells=include_cells)

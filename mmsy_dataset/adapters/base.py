@@ -28,6 +28,15 @@ if TYPE_CHECKING:
     from mmsy_dataset.engine.requests import ScoreRequest, ScoreResult
 
 DType = Literal["auto", "float32", "float16", "bfloat16"]
+ChatFormat = Literal["auto", "template", "family"]
+"""How rounds are rendered: `template` (the checkpoint's chat template), `family` (the
+adapter's built-in format, e.g. the paper's LLaVA-1.5 conversation), `auto` (the template when
+the checkpoint has one, else the family's)."""
+CHAT_FORMATS: tuple[str, ...] = ("auto", "template", "family")
+#: The spellings a reply may start a label with (docs/engine.md, letter mode), `{}` the letter.
+LABEL_SPELLINGS = (" {}", "{}", " ({}", "({}")
+#: Stands for an answer when the answer prefix is read off the chat format.
+_ANSWER_MARK = "MMSYANSWERMARK"
 T = TypeVar("T")
 
 
@@ -38,6 +47,7 @@ class LoadOptions:
     device: str = "auto"
     dtype: DType = "auto"
     trust_remote_code: bool = False
+    chat_format: ChatFormat = "auto"
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,42 @@ class EncodedPrompt:
     input_ids: list[int]
     image_positions: list[int] = field(default_factory=list)
     """Indices in `input_ids` that receive image features (amplification / attention analysis)."""
+
+
+def image_only_class(processor_class: type) -> type:
+    """`processor_class` without its video processor: the same class to every other code (its
+    name, its methods), whose sub-processors are all but the `video_processor`."""
+
+    class ImageOnly(processor_class):
+        @classmethod
+        def get_attributes(cls) -> list[str]:
+            return [name for name in super().get_attributes() if "video" not in name]
+
+    ImageOnly.__name__ = ImageOnly.__qualname__ = processor_class.__name__
+    return ImageOnly
+
+
+def load_image_only_processor(source: str, trust_remote_code: bool = False) -> Any:
+    """The checkpoint's processor built without its video processor.
+
+    Processors of families that also take videos (Qwen2-VL, Qwen2.5-VL, InternVL, ...) build a
+    video processor that needs torchvision, which the package does not install. MM-SY asks about
+    images only, so when torchvision is missing the processor is built from its image processor
+    (the PIL backend), tokenizer and chat template alone: the same prompts and pixels.
+    """
+    from transformers import AutoConfig
+    from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+
+    from mmsy_dataset.errors import MmsyError
+
+    model_type = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code).model_type
+    name = PROCESSOR_MAPPING_NAMES.get(model_type)
+    if not name:
+        raise MmsyError(f"{source}: the processor needs torchvision; model_type {model_type!r} has no known processor")
+    import transformers
+
+    processor_class: Any = image_only_class(getattr(transformers, name))
+    return processor_class.from_pretrained(source)
 
 
 def resolve_device(device: str) -> str:
@@ -118,6 +164,11 @@ class ModelAdapter(ABC):
     device: str
     model_id: str
 
+    @property
+    def chat_format(self) -> str:
+        """How prompts are rendered: `template`, `family`, or `server` (an HTTP model's own)."""
+        return "server"
+
     @classmethod
     @abstractmethod
     def load(cls, source: str, options: LoadOptions) -> ModelAdapter:
@@ -144,7 +195,7 @@ class ModelAdapter(ABC):
 
     def describe(self) -> dict[str, Any]:
         """Facts for run.json."""
-        return {"adapter": self.name, "model_id": self.model_id, "device": self.device}
+        return {"adapter": self.name, "model_id": self.model_id, "device": self.device, "chat_format": self.chat_format}
 
     def run_stats(self) -> dict[str, Any]:
         """Adapter counters for run.json `stats` (HTTP attempts, retries ...)."""
@@ -156,8 +207,20 @@ class VLMAdapter(ModelAdapter):
 
     model: Any
     tokenizer: Any
+    processor: Any
     #: The transformers class the checkpoints of this family load with.
     model_class: ClassVar[str] = ""
+    #: Whether the family has a built-in chat format (`render_family`); families whose
+    #: checkpoints differ in format (LLaVA-NeXT, InternVL) render only with the checkpoint's.
+    has_family_format: ClassVar[bool] = True
+    #: How a tokenizer-only chat template (string contents) is told where the image goes:
+    #: this text is written before the turn's text.
+    image_text: ClassVar[str] = "<image>\n"
+    #: Whether `template_messages` gives the image its own content part (False: BLIP-2, whose
+    #: query tokens go before the text, not in it).
+    image_in_text: ClassVar[bool] = True
+    #: Answer prefix when the chat format does not show one (see `answer_prefix`).
+    default_answer_prefix: ClassVar[str] = " "
 
     @abstractmethod
     def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
@@ -177,13 +240,83 @@ class VLMAdapter(ModelAdapter):
             use_safetensors=True,
             trust_remote_code=options.trust_remote_code,
         ).to(device)
-        processor = AutoProcessor.from_pretrained(source, trust_remote_code=options.trust_remote_code)
-        return cls(model, processor, model_id=source, device=device)
+        try:
+            processor = AutoProcessor.from_pretrained(source, trust_remote_code=options.trust_remote_code)
+        except (ImportError, ValueError) as error:  # the video processor's missing dependency
+            if "torchvision" not in str(error).lower():
+                raise
+            processor = load_image_only_processor(source, options.trust_remote_code)
+        adapter = cls(model, processor, model_id=source, device=device)
+        adapter.use_chat_format(options.chat_format)
+        return adapter
 
     # --- formatting -------------------------------------------------------------------------
-    @abstractmethod
+    def template_owner(self) -> Any | None:
+        """What holds the checkpoint's chat template: the processor, else the tokenizer, else None."""
+        processor = getattr(self, "processor", None)
+        if processor is not None and getattr(processor, "chat_template", None):
+            return processor
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer
+        return None
+
+    def use_chat_format(self, requested: str) -> None:
+        """Render with the checkpoint's template, the family's built-in format, or (`auto`) the
+        template when there is one. Fine-tuned checkpoints carry their own template, so `auto`
+        is the default; `family` reproduces a paper's format (LLaVA-1.5's conversation)."""
+        from mmsy_dataset.errors import MmsyError
+
+        if requested not in CHAT_FORMATS:
+            raise MmsyError(f"chat format: expected one of {', '.join(CHAT_FORMATS)}, got {requested!r}")
+        if requested == "template" and self.template_owner() is None:
+            raise MmsyError(f"{self.model_id or self.name}: the checkpoint has no chat template (processor, tokenizer)")
+        if requested == "family" and not self.has_family_format:
+            raise MmsyError(
+                f"{self.model_id or self.name}: the {self.name} adapter has no built-in chat format "
+                "(its checkpoints differ); use the checkpoint's template (--chat-format auto)"
+            )
+        for key in ("_chat_format_requested", "_probe_ids", "_continuation_cache", "_answer_prefix"):
+            self.__dict__.pop(key, None)
+        self.__dict__["_chat_format_requested"] = requested
+
+    @property
+    def chat_format(self) -> str:
+        """The format in use: `template` or `family` (recorded in run.json and transcripts)."""
+        requested = self.__dict__.get("_chat_format_requested", "auto")
+        if requested == "auto":
+            return "template" if self.template_owner() is not None else "family"
+        return str(requested)
+
+    def template_messages(self, conversation: Conversation, string_content: bool = False) -> list[dict[str, Any]]:
+        """Messages in the `apply_chat_template` format. Processor templates take content parts
+        (the image part first in its turn); tokenizer templates, written for text models, take a
+        string, with the family's image placeholder (`image_text`) before the text."""
+        out: list[dict[str, Any]] = []
+        for m in conversation:
+            image = m.image and self.image_in_text
+            if string_content:
+                out.append({"role": m.role, "content": (self.image_text if image else "") + m.text})
+            else:
+                parts: list[dict[str, Any]] = [{"type": "image"}] if image else []
+                out.append({"role": m.role, "content": [*parts, {"type": "text", "text": m.text}]})
+        return out
+
     def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
-        """The exact prompt string the model sees, with one image placeholder per image."""
+        """The exact prompt string the model sees, with one image placeholder per image: the
+        checkpoint's chat template, or the family's format (`chat_format`)."""
+        if self.chat_format == "family":
+            return self.render_family(conversation, add_generation_prompt)
+        owner = self.template_owner()
+        if owner is None:  # `template` was asked of a checkpoint that lost its template
+            raise ValueError(f"{self.model_id or self.name}: no chat template to render with")
+        messages = self.template_messages(conversation, string_content=owner is self.tokenizer)
+        return str(owner.apply_chat_template(messages, add_generation_prompt=add_generation_prompt, tokenize=False))
+
+    def render_family(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
+        """The family's built-in chat format (families with `has_family_format`)."""
+        from mmsy_dataset.errors import MmsyError
+
+        raise MmsyError(f"{self.name}: no built-in chat format; the checkpoint's template renders the prompts")
 
     @abstractmethod
     def encode(self, conversation: Conversation) -> EncodedPrompt:
@@ -259,6 +392,20 @@ class VLMAdapter(ModelAdapter):
         return self.render((Message("user", "?"),), add_generation_prompt=True)
 
     def _tokenize(self, text: str) -> list[int]:
+        """Token ids of rendered text, special tokens added as the renderer expects: with a chat
+        template, as `apply_chat_template(tokenize=True)` does (a tokenizer's template adds none;
+        a processor's adds them unless the text starts with the BOS, so a template that writes
+        its own BOS never gets a second one); else as the family's format needs."""
+        if self.chat_format == "family":
+            return self._tokenize_family(text)
+        if self.template_owner() is self.tokenizer:
+            special = False
+        else:
+            bos = self.tokenizer.bos_token
+            special = not (bos is not None and text.startswith(str(bos)))
+        return list(self.tokenizer(text, add_special_tokens=special)["input_ids"])
+
+    def _tokenize_family(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=True)["input_ids"])
 
     def continuation_ids(self, text: str) -> list[int]:
@@ -278,16 +425,28 @@ class VLMAdapter(ModelAdapter):
         return list(cache[text])
 
     def answer_prefix(self) -> str:
-        """What goes between the generation prompt and the answer (a space in llava-1.5)."""
-        return " "
+        """What goes between the generation prompt and the answer, read off the chat format:
+        the text between the generation prompt and an assistant turn's content (a space after
+        llava-1.5's `ASSISTANT:`, nothing after ChatML's `assistant\\n`). A format whose
+        assistant turn does not extend its generation prompt gives `default_answer_prefix`."""
+        if "_answer_prefix" not in self.__dict__:
+            ask = (Message("user", "?"),)
+            prompt = self.render(ask, add_generation_prompt=True)
+            full = self.render((*ask, Message("assistant", _ANSWER_MARK)), add_generation_prompt=False)
+            rest = full[len(prompt) :] if full.startswith(prompt) else ""
+            self.__dict__["_answer_prefix"] = (
+                rest.split(_ANSWER_MARK)[0] if _ANSWER_MARK in rest else self.default_answer_prefix
+            )
+        return str(self.__dict__["_answer_prefix"])
 
     def label_token_ids(self, letters: Sequence[str]) -> dict[str, list[int]]:
         """Token ids that start each label, in every spelling a reply may use (" A", "A", " (A",
-        "(A"), keeping only tokens that belong to one label: the score of a label is the total
-        probability of starting the answer with it, whatever the tokenizer's splits."""
+        "(A", the same four for every family: `LABEL_SPELLINGS`), keeping only tokens that belong
+        to one label: the score of a label is the total probability of starting the answer with
+        it, whatever the tokenizer's splits and whatever the chat format puts before an answer."""
         firsts: dict[str, set[int]] = {}
         for letter in letters:
-            spellings = (f"{self.answer_prefix()}{letter}", letter, f"{self.answer_prefix()}({letter}", f"({letter}")
+            spellings = [form.format(letter) for form in LABEL_SPELLINGS]
             firsts[letter] = {self.continuation_ids(s)[0] for s in spellings if self.continuation_ids(s)}
         out: dict[str, list[int]] = {}
         for letter, ids in firsts.items():

@@ -35,6 +35,9 @@ class Blip2Adapter(VLMAdapter):
     name = "blip2"
     model_types = ("blip-2",)
     model_class = "Blip2ForConditionalGeneration"
+    # The Q-Former's outputs go before the BOS, not in the text: no image part in a template.
+    image_in_text = False
+    image_text = ""
 
     def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
         if not model.config.use_decoder_only_language_model:
@@ -51,7 +54,7 @@ class Blip2Adapter(VLMAdapter):
         self.n_query_tokens = int(model.config.num_query_tokens)
 
     # --- formatting -------------------------------------------------------------------------
-    def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
+    def render_family(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
         parts: list[str] = []
         for message in conversation:
             if message.role == "system":

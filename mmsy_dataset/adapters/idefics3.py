@@ -39,6 +39,7 @@ class Idefics3Adapter(VLMAdapter):
     model_class = "Idefics3ForConditionalGeneration"
     name = "idefics3"
     model_types = ("idefics3",)
+    image_text = IMAGE
 
     def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
         self.model = model.eval()
@@ -50,7 +51,7 @@ class Idefics3Adapter(VLMAdapter):
         self._processed: ImageCache[_Image] = ImageCache(self._process)
 
     # --- formatting -------------------------------------------------------------------------
-    def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
+    def render_family(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
         parts = [str(self.tokenizer.bos_token or "")]
         for message in conversation:
             role = message.role.capitalize()
@@ -60,8 +61,8 @@ class Idefics3Adapter(VLMAdapter):
             parts.append("Assistant:")
         return "".join(parts)
 
-    def _tokenize(self, text: str) -> list[int]:
-        # The template writes the BOS itself.
+    def _tokenize_family(self, text: str) -> list[int]:
+        # The format writes the BOS itself.
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _process(self, pil: Any) -> _Image:

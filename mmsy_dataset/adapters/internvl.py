@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmsy_dataset.adapters.base import EncodedPrompt, ImageCache, VLMAdapter
-from mmsy_dataset.adapters.llava_next import template_messages
 from mmsy_dataset.adapters.registry import register_adapter
 from mmsy_dataset.engine.conversation import Conversation
 from mmsy_dataset.engine.requests import ScoreRequest
@@ -33,10 +32,11 @@ class InternVLAdapter(VLMAdapter):
     model_class = "InternVLForConditionalGeneration"
     name = "internvl"
     model_types = ("internvl",)
+    has_family_format = False
+    image_text = "<IMG_CONTEXT>\n"
+    default_answer_prefix = ""
 
     def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
-        if not getattr(processor, "chat_template", None):
-            raise ValueError(f"{model_id or self.name}: the processor has no chat_template; use the checkpoint's")
         self.model = model.eval()
         self.processor = processor
         self.tokenizer = processor.tokenizer
@@ -45,20 +45,10 @@ class InternVLAdapter(VLMAdapter):
         self.image_token_id = int(model.config.image_token_id)
         self.image_token = str(processor.image_token)
         self._processed: ImageCache[_Image] = ImageCache(self._process)
+        if self.template_owner() is None:
+            raise ValueError(f"{model_id or self.name}: no chat_template (processor, tokenizer); use the checkpoint's")
 
-    # --- formatting -------------------------------------------------------------------------
-    def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
-        return str(
-            self.processor.apply_chat_template(
-                template_messages(conversation), add_generation_prompt=add_generation_prompt, tokenize=False
-            )
-        )
-
-    def answer_prefix(self) -> str:
-        return ""
-
-    def _tokenize(self, text: str) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+    # --- formatting: the checkpoint's chat template (VLMAdapter.render) -------------------------
 
     def _process(self, pil: Any) -> _Image:
         # The checkpoint's own tiling settings (`crop_to_patches`, `max_patches`), as the processor uses.

@@ -5,9 +5,10 @@ evaluated with the official code:
 
     USER: <image>\n{prompt} ASSISTANT: {answer}</s>USER: {push} ASSISTANT:
 
-(after the tokenizer's `<s>`). The `llava-hf` processor's `chat_template` renders the same
-text except that it closes an assistant turn with a space instead of `</s>`; we follow the
-training format, which is what the weights saw. A system message, if any, is written before
+(after the tokenizer's `<s>`). This is the built-in (family) format, used when the checkpoint
+has no chat template or with `--chat-format family`; otherwise the checkpoint's template renders
+(`VLMAdapter.render`). The `llava-hf` processor's `chat_template` renders the same text except
+that it closes an assistant turn with a space instead of `</s>`. A system message, if any, is written before
 the first `USER:` followed by a space (LLaVA's system line). A model whose config sets
 `mmsy_image_placement = "after"` (the project's reference model, `models/tiny.py`) reads the
 image after the first user text: `USER: {prompt}\n<image> ASSISTANT: ...`.
@@ -61,7 +62,7 @@ class LlavaAdapter(VLMAdapter):
         return int(n - 1 if strategy == "default" else n)
 
     # --- formatting -------------------------------------------------------------------------
-    def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
+    def render_family(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
         parts: list[str] = []
         eos = str(self.tokenizer.eos_token)
         for message in conversation:

@@ -30,44 +30,23 @@ class ProcessedImage:
     n_tokens: int
 
 
-def template_messages(conversation: Conversation) -> list[dict[str, Any]]:
-    """Messages in the `apply_chat_template` format (image part first in its turn)."""
-    out = []
-    for m in conversation:
-        parts: list[dict[str, Any]] = [{"type": "image"}] if m.image else []
-        out.append({"role": m.role, "content": [*parts, {"type": "text", "text": m.text}]})
-    return out
-
-
 @register_adapter("llava_next")
 class LlavaNextAdapter(LlavaAdapter):
     model_class = "LlavaNextForConditionalGeneration"
     name = "llava_next"
     model_types = ("llava_next",)
+    has_family_format = False
 
     def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
         super().__init__(model, processor, model_id, device)
-        if not getattr(processor, "chat_template", None):
-            raise ValueError(f"{self.model_id}: the processor has no chat_template; LLaVA-NeXT needs the checkpoint's")
+        if self.template_owner() is None:
+            raise ValueError(f"{self.model_id}: no chat_template; LLaVA-NeXT needs the checkpoint's")
         self._processed: ImageCache[ProcessedImage] = ImageCache(self._process)
 
     def _count_image_tokens(self) -> int:
         return 0  # depends on each image (AnyRes): see `_processed`
 
-    # --- formatting -------------------------------------------------------------------------
-    def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
-        return str(
-            self.processor.apply_chat_template(
-                template_messages(conversation), add_generation_prompt=add_generation_prompt, tokenize=False
-            )
-        )
-
-    def _tokenize(self, text: str) -> list[int]:
-        # A template that writes the BOS itself must not get a second one from the tokenizer.
-        bos = self.tokenizer.bos_token
-        special = not (bos and text.startswith(str(bos)))
-        return list(self.tokenizer(text, add_special_tokens=special)["input_ids"])
-
+    # --- formatting: the checkpoint's chat template (VLMAdapter.render) -------------------------
     def _process(self, pil: Any) -> ProcessedImage:
         out = self.processor.image_processor([pil], return_tensors="pt")
         pixels = out["pixel_values"][0]

@@ -45,6 +45,8 @@ class Qwen2VLAdapter(VLMAdapter):
     name = "qwen2_vl"
     model_types = ("qwen2_vl",)
     model_class = "Qwen2VLForConditionalGeneration"
+    image_text = IMAGE_SPAN
+    default_answer_prefix = ""
 
     def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
         self.model = model.eval()
@@ -57,7 +59,7 @@ class Qwen2VLAdapter(VLMAdapter):
         self._processed: ImageCache[_Image] = ImageCache(self._process)
 
     # --- formatting -------------------------------------------------------------------------
-    def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
+    def render_family(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
         parts: list[str] = []
         if not conversation or conversation[0].role != "system":
             parts.append(f"<|im_start|>system\n{DEFAULT_SYSTEM}<|im_end|>\n")
@@ -68,10 +70,7 @@ class Qwen2VLAdapter(VLMAdapter):
             parts.append("<|im_start|>assistant\n")
         return "".join(parts)
 
-    def answer_prefix(self) -> str:
-        return ""
-
-    def _tokenize(self, text: str) -> list[int]:
+    def _tokenize_family(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _process(self, pil: Any) -> _Image:

@@ -12,7 +12,7 @@ from mmsy_dataset.predictions import ScoringMode
 from mmsy_dataset.tasks import BENCHMARK_CONFIGS
 
 #: Settings that change speed or memory but never a score: a resumed run may change them.
-PERFORMANCE_ONLY = frozenset({"batch_size", "chunk_questions", "out", "overwrite", "progress"})
+PERFORMANCE_ONLY = frozenset({"batch_size", "chunk_questions", "out", "overwrite", "progress", "threads"})
 #: The same for the HTTP adapter (`api`); the key's variable name is not a result either, nor is
 #: the server's address (the model name says what is served): shards run against several servers
 #: merge, and a run resumes against a server that moved.
@@ -163,6 +163,12 @@ class EvalConfig(BaseModel):
     """Option mode: the choice is the argmax of the summed (`sum`) or length-normalised scores."""
     prompt_baseline: bool = False
     """Prepend the system prompt of paper 3.2 to every push."""
+    chat_format: Literal["auto", "template", "family"] = "auto"
+    """How rounds are rendered: the checkpoint's chat template (`template`), the adapter's
+    built-in format (`family`: for LLaVA, the paper's LLaVA-1.5 conversation), or the template
+    when the checkpoint has one (`auto`). run.json records the one used."""
+    threads: int | None = None
+    """torch CPU threads; None: the cores available to this process (`mmsy_dataset.threads`)."""
     batch_size: int = 8
     """Rows per forward pass."""
     chunk_questions: int = 64
@@ -211,6 +217,13 @@ class EvalConfig(BaseModel):
     def _positive(cls, value: int) -> int:
         if value < 1:
             raise ValueError(f"expected >= 1, got {value}")
+        return value
+
+    @field_validator("threads")
+    @classmethod
+    def _threads(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError(f"expected >= 1 or None, got {value}")
         return value
 
     @field_validator("limit")

@@ -147,7 +147,7 @@ def merge_runs(dirs: Sequence[str | Path], out: str | Path, overwrite: bool = Fa
     from rich.console import Console
 
     from mmsy_dataset.engine.report import compute_metrics, summary_table, write_metrics, write_plots
-    from mmsy_dataset.predictions import Prediction
+    from mmsy_dataset.predictions import Prediction, prediction_line
 
     console = console or Console(stderr=True)
     folders = expand([Path(d) for d in dirs])
@@ -166,11 +166,11 @@ def merge_runs(dirs: Sequence[str | Path], out: str | Path, overwrite: bool = Fa
         target.clear()
     for config, transcript_rows in _transcripts(shards, order).items():
         append_jsonl(target.transcript_path(config), transcript_rows)
-    append_jsonl(target.predictions_path, (row for _, row in rows))
+    predictions = [Prediction.model_validate(row) for _, row in rows]
+    append_jsonl(target.predictions_path, (prediction_line(p) for p in predictions))
 
     first = shards[0]["run"]
     settings = {**first["settings"], "shard": None}
-    predictions = [Prediction.model_validate(row) for _, row in rows]
     mode = first.get("mode", {}).get("used") or settings.get("mode")
     field = "scores_norm" if mode == "option" and settings.get("option_choice") == "norm" else "scores"
     if predictions:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mmsy_dataset.errors import MmsyError
-from mmsy_dataset.predictions import Prediction
+from mmsy_dataset.predictions import Prediction, prediction_line, read_predictions
 
 PREDICTIONS = "predictions.jsonl"
 RUN = "run.json"
@@ -70,9 +70,10 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    """Append rows in one write, flushed to disk: a crash leaves at most one torn last line."""
-    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+def append_jsonl(path: Path, rows: Iterable[dict[str, Any] | str]) -> None:
+    """Append rows (dicts, or lines already serialised) in one write, flushed to disk: a crash
+    leaves at most one torn last line."""
+    text = "".join((row if isinstance(row, str) else json.dumps(row, ensure_ascii=False)) + "\n" for row in rows)
     if not text:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,10 +164,11 @@ class RunFolder:
             by_config.setdefault(row["config"], []).append(row)
         for config, rows in by_config.items():
             append_jsonl(self.transcript_path(config), rows)
-        append_jsonl(self.predictions_path, (p.model_dump(mode="json") for p in predictions))
+        append_jsonl(self.predictions_path, (prediction_line(p) for p in predictions))
 
     def predictions(self) -> list[Prediction]:
-        return [Prediction.model_validate(row) for row in read_jsonl(self.predictions_path)]
+        """The run's predictions, read by the library's own reader."""
+        return read_predictions(self.predictions_path) if self.predictions_path.exists() else []
 
     def write_run(self, info: dict[str, Any]) -> None:
         write_json(self.out / RUN, info)

@@ -8,15 +8,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mmsy_dataset.adapters.base import LoadOptions, ModelAdapter
+from mmsy_dataset.adapters.base import LoadOptions, ModelAdapter, VLMAdapter
 from mmsy_dataset.engine.config import EvalConfig
 from mmsy_dataset.engine.data import load_records, package_versions
 from mmsy_dataset.engine.outputs import RunFolder
 from mmsy_dataset.engine.report import compute_metrics, summary_table, write_metrics, write_plots
 from mmsy_dataset.engine.runner import Dialogue, Engine
 from mmsy_dataset.engine.shard import select, write_shard_file
+from mmsy_dataset.errors import MmsyError
 from mmsy_dataset.predictions import ScoringMode
 from mmsy_dataset.schemas import QuestionRecord
+from mmsy_dataset.threads import set_torch_threads, thread_facts
 
 
 @dataclass
@@ -89,7 +91,10 @@ def run_eval(
         total = len(records)
         records, positions = select(records, config.shard)
         write_shard_file(folder.out, config.shard, positions, total)
+    threads = set_torch_threads(config.threads)
     torch.manual_seed(config.seed)
+    if config.api is not None and config.chat_format != "auto":
+        raise MmsyError("--chat-format: a model behind an HTTP API is prompted with the server's own chat template")
     if adapter is None and config.api is not None:
         from mmsy_dataset.adapters.http import OpenAIAdapter
 
@@ -97,15 +102,17 @@ def run_eval(
     elif adapter is None:
         from mmsy_dataset.adapters.registry import load_adapter
 
-        options = LoadOptions(config.device, config.dtype, config.trust_remote_code)
+        options = LoadOptions(config.device, config.dtype, config.trust_remote_code, config.chat_format)
         adapter = load_adapter(config.model, config.adapter, options)
+    elif isinstance(adapter, VLMAdapter) and config.chat_format != "auto":
+        adapter.use_chat_format(config.chat_format)
     amplifier = None
     if config.amplify is not None:
         from mmsy_dataset.mitigation.amplify import Amplifier
 
         amplifier = Amplifier(adapter, config.amplify)
     try:
-        return _evaluate(config, adapter, records, dataset_info, console, folder, previous, done, amplifier)
+        return _evaluate(config, adapter, records, dataset_info, console, folder, previous, done, threads, amplifier)
     finally:
         if amplifier is not None:
             amplifier.remove()
@@ -120,6 +127,7 @@ def _evaluate(
     folder: RunFolder,
     previous: dict[str, Any] | None,
     done: set[str],
+    threads: int,
     amplifier: Any,
 ) -> RunResult:
     """The run itself, once the folder is prepared and the model loaded (and amplified)."""
@@ -130,7 +138,11 @@ def _evaluate(
 
     info: dict[str, Any] = {
         "settings": config.settings(),
-        "performance": {"batch_size": config.batch_size, "chunk_questions": config.chunk_questions},
+        "performance": {
+            "batch_size": config.batch_size,
+            "chunk_questions": config.chunk_questions,
+            **thread_facts(threads),
+        },
         "model": {**adapter.describe(), "weights": adapter.weights_info(config.model)},
         "mode": {"requested": config.mode.value, "used": mode.value, "fallback": fallback},
         "dataset": dataset_info,
@@ -154,10 +166,12 @@ def _evaluate(
         option_choice=config.option_choice,
     )
 
+    chat_format = adapter.chat_format
+
     def sink(dialogues: list[Dialogue]) -> None:
         folder.append(
             [d.prediction(engine.mode) for d in dialogues],
-            [d.transcript(engine.mode, config.prompt_baseline) for d in dialogues],
+            [{**d.transcript(engine.mode, config.prompt_baseline), "chat_format": chat_format} for d in dialogues],
         )
 
     start = time.perf_counter()

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from mmsy_dataset.errors import InputError
 
@@ -82,6 +82,17 @@ class Manifest(BaseModel):
     duplicate_images: DuplicateImages | None = None
     """Training / probing items left out for showing a benchmark image (absent: none were)."""
 
+    @field_validator("files")
+    @classmethod
+    def _inside_the_folder(cls, files: dict[str, str]) -> dict[str, str]:
+        """Paths are relative and stay in the folder: a manifest from elsewhere never makes
+        `verify_folder` read (or hash a huge) file outside it."""
+        for rel in files:
+            parts = PurePosixPath(rel).parts
+            if not rel or rel.startswith(("/", "\\")) or ".." in parts or ":" in rel or "\\" in rel:
+                raise ValueError(f"{rel!r} is not a path inside the dataset folder")
+        return files
+
 
 def write_manifest(folder: Path, manifest: Manifest) -> None:
     text = json.dumps(manifest.model_dump(mode="json", exclude_none=True), indent=2, sort_keys=True) + "\n"
@@ -93,7 +104,7 @@ def read_manifest(folder: str | Path) -> Manifest:
     if not path.is_file():
         raise InputError("no MM-SY manifest here; is this a folder written by `mmsy build`?", file=path)
     try:
-        return Manifest.model_validate_json(path.read_text(encoding="utf-8"))
+        return Manifest.model_validate_json(path.read_bytes())
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or None

@@ -39,6 +39,7 @@ from mmsy_dataset.reference.lookup import AnswerLookup, AttentionProbe, NameMatc
 from mmsy_dataset.reference.model import QUICK_CONFIG, REFERENCE_CONFIG, build_reference, count_parameters
 from mmsy_dataset.reference.pool import ImagePool, normalise, render_pool
 from mmsy_dataset.tasks import TASKS, Partition, Task
+from mmsy_dataset.threads import set_torch_threads
 
 
 @dataclass
@@ -56,7 +57,8 @@ class TrainConfig:
     warmup: int = 200
     weight_decay: float = 0.05
     grad_clip: float = 1.0
-    threads: int = 2
+    threads: int | None = 2
+    """torch CPU threads (None: the cores available to the process, `mmsy_dataset.threads`)."""
     seed: int = 0
     #: Training images rendered per task (every stage draws from them).
     images_per_task: int = 6000
@@ -346,7 +348,7 @@ def train(
     import torch
 
     tune_allocator()
-    torch.set_num_threads(cfg.threads)
+    set_torch_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     model, processor, train_pool, eval_pool = prepare(cfg, cache_dir, progress)
     log(f"model: {count_parameters(model):,} parameters, vocabulary {len(processor.tokenizer)}")

@@ -27,6 +27,7 @@ from mmsy_dataset.scoring.outcomes import (
     build_table,
     outcomes,
 )
+from mmsy_dataset.validation import require_scorable
 
 
 class McNemar(BaseModel):
@@ -129,6 +130,8 @@ def compare(
     """Paired comparison of run B against run A (B - A) on one metric of `HEADLINE`."""
     if metric not in HEADLINE:
         raise ValueError(f"Unknown metric {metric!r}. Known metrics: {', '.join(HEADLINE)}")
+    require_scorable(a, "run A")
+    require_scorable(b, "run B")
     b_aligned = _align(a, b)
     table_a, table_b = build_table(a, score_field), build_table(b_aligned, score_field)
     report_a = score(a, n_bootstrap=0, score_field=score_field)

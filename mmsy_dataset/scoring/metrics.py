@@ -28,6 +28,7 @@ from mmsy_dataset.scoring.outcomes import (
     round1,
 )
 from mmsy_dataset.tasks import TASKS, TONES
+from mmsy_dataset.validation import require_scorable
 
 N_TASKS, N_TONES = len(TASKS), len(TONES)
 N_CELLS = N_TASKS * N_TONES
@@ -176,13 +177,14 @@ def score(
 ) -> ScoreReport:
     """Every MM-SY figure of a prediction set (docs/metrics.md gives the definitions).
 
-    Raises `ScoringError` when records of one question disagree on round 1, or when a record
-    lacks a round its protocol requires.
+    Raises `ScoringError` listing every problem of `validation.check_predictions` (an empty set,
+    duplicated records, records of one question that disagree on round 1, a missing round 2, ...).
     """
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence: expected a value in (0, 1), got {confidence}")
     if n_bootstrap < 0:
         raise ValueError(f"n_bootstrap: expected >= 0, got {n_bootstrap}")
+    require_scorable(predictions)
     table = build_table(predictions, score_field)
     check_round1_consistency(table)
     check_later_rounds(table)

@@ -104,11 +104,14 @@ def _image_bytes(value: Any, base: Path) -> bytes | None:
     if isinstance(value, bytes | bytearray):
         return bytes(value)
     if isinstance(value, dict):
-        if value.get("bytes"):
-            return bytes(value["bytes"])
-        if value.get("path"):
-            candidate = base / str(value["path"])
-            return candidate.read_bytes() if candidate.is_file() else None
+        data = value.get("bytes")
+        if isinstance(data, bytes | bytearray) and data:
+            return bytes(data)
+        if isinstance(value.get("path"), str) and value["path"] and "\x00" not in value["path"]:
+            # Only files beside the parquet: a path in a downloaded file never reads elsewhere.
+            candidate = (base / value["path"]).resolve()
+            inside = candidate.is_relative_to(base.resolve())
+            return candidate.read_bytes() if inside and candidate.is_file() else None
     return None
 
 

@@ -16,6 +16,12 @@ def test_flags_map_to_config(tmp_path):
     config = config_from_args(args)
     assert config.mode.value == "option" and config.configs == ["sycophancy", "multi_round"]
     assert config.limit == 5 and config.prompt_baseline and config.trust_remote_code and config.batch_size == 4
+    assert config.chat_format == "auto" and config.threads is None
+    args = parser.parse_args(["eval", "--model", "m", "--dataset", "d", "--out", "o", "--chat-format", "family",
+                              "--threads", "3"])
+    config = config_from_args(args)
+    assert config.chat_format == "family" and config.threads == 3
+    assert "threads" not in config.settings() and config.settings()["chat_format"] == "family"
     with pytest.raises(SystemExit):
         parser.parse_args(["eval", "--model", "m", "--dataset", "d", "--out", "o", "--configs", "sft"])
 

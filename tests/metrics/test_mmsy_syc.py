@@ -64,3 +64,77 @@ def test_card_has_yaml_header_and_sections() -> None:
     ):
         assert section in card
     assert (FOLDER / "app.py").is_file() and (FOLDER / "requirements.txt").is_file()
+
+
+CONFIGS = ("sycophancy", "correction_with_answer", "correction_without_answer", "multi_round")
+
+
+def _mixed_predictions() -> list:
+    """Records of every config, with None push letters and a -inf score."""
+    from tests.scoring.helpers import make, turn
+
+    preds = [
+        make("syc-1", "q1", [turn(1, "A", [0.0, -1.0, -2.0, float("-inf")]), turn(2, "B", [-1.0, 0.0, -3.0, -4.0])]),
+        make("cwa-2", "q2", [turn(1, "C", [-2.0, -1.0, 0.0, -3.0]), turn(2, "A", [0.0, -1.0, -2.0, -3.0])],
+             config="correction_with_answer", push="A"),
+        make("cwo-2", "q2", [turn(1, "C", [-2.0, -1.0, 0.0, -3.0]), turn(2, "C", [-2.0, -1.0, 0.0, -3.0])],
+             config="correction_without_answer", push=None),
+        make("mr-1", "q1", [turn(1, "A", [0.0, -1.0, -2.0, -3.0])] + [turn(r, "B", [-1.0, 0.0, -2.0, -3.0])
+                                                                       for r in range(2, 7)],
+             config="multi_round"),
+    ]
+    return preds
+
+
+@pytest.mark.parametrize("first", CONFIGS)
+def test_any_config_first_and_any_order(first: str) -> None:
+    """`evaluate` types its features from the first record: every config may come first
+    (correction without answer has no push letter), in any mix, as dicts or objects."""
+    import random
+
+    import evaluate
+
+    preds = _mixed_predictions()
+    expected = score(preds, n_bootstrap=20, seed=1).flat()
+    ordered = sorted(preds, key=lambda p: p.config != first)
+    random.Random(first).shuffle(ordered[1:])
+    metric = evaluate.load(str(FOLDER))
+    for batch in ([p.model_dump() for p in ordered], ordered, [p.model_dump(exclude_none=True) for p in ordered]):
+        assert metric.compute(predictions=batch, n_bootstrap=20, seed=1) == expected
+
+
+def test_refuses_what_the_library_refuses_with_the_same_messages() -> None:
+    import evaluate
+
+    from mmsy_dataset.scoring.outcomes import ScoringError
+
+    metric = evaluate.load(str(FOLDER))
+    preds = [p.model_dump() for p in _mixed_predictions()]
+    with pytest.raises(ScoringError, match="predictions: record syc-1: record_id: duplicated"):
+        metric.compute(predictions=[*preds, preds[0]], n_bootstrap=0)
+    with pytest.raises(ScoringError, match="predictions: predictions: empty"):
+        metric.compute(predictions=[], n_bootstrap=0)
+    broken = {**preds[0], "rounds": preds[0]["rounds"][:1]}
+    with pytest.raises(ScoringError, match="record syc-1: rounds: no round 2"):
+        metric.compute(predictions=[broken, *preds[1:]], n_bootstrap=0)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_readme_recipe_on_a_real_run_of_each_config(tmp_path: Path, config: str) -> None:
+    """The README's recipe, verbatim, on the predictions of `mmsy eval --configs <config>`."""
+    import evaluate
+
+    from mmsy_dataset.cli_eval import main
+    from mmsy_dataset.predictions import read_predictions
+    from tests.engine.helpers import make_records, save_tiny, write_dataset
+
+    model, data, out = tmp_path / "model", tmp_path / "data", tmp_path / "out"
+    save_tiny(model)
+    write_dataset(data, make_records(n_questions=3, rounds=2))
+    assert main(["eval", "--model", str(model), "--dataset", str(data), "--out", str(out), "--configs", config,
+                 "--no-progress", "--n-bootstrap", "0", "--threads", "1"]) == 0
+    mmsy_syc = evaluate.load(str(FOLDER))
+    predictions = read_predictions(out / "predictions.jsonl")
+    results = mmsy_syc.compute(predictions=[p.model_dump() for p in predictions], n_bootstrap=0)
+    assert results == score(predictions, n_bootstrap=0).flat()
+    assert results["acc_r1_n"] == len({p.question_id for p in predictions})

@@ -86,6 +86,7 @@ def test_text_and_tokens_match_the_engine(processor, placement: str) -> None:
 
     config = TinyLlavaConfig(vocab_size=500, image_placement=placement)
     adapter = LlavaAdapter(build_model(processor.tokenizer, config), processor)
+    adapter.use_chat_format("family")  # the format training renders (the fixture's template is image-first)
     after = placement == "after"
     assert adapter.image_after is after
     dialogue = make_dialogue(ITEM, Kind.SYCOPHANCY, random.Random(1))

@@ -130,7 +130,7 @@ def test_macro_averages_task_tone_cells_pooled_averages_items() -> None:
 
 
 def test_missing_round2_where_the_protocol_applies_a_push_is_an_error() -> None:
-    with pytest.raises(ScoringError, match=r"round 2.*s1"):
+    with pytest.raises(ScoringError, match=r"record s1: rounds: no round 2"):
         score([pred("s1", "q1", "A")], n_bootstrap=0)
 
 
