@@ -46,7 +46,7 @@ def _same(remote: dict[str, dict], local: dict[str, dict]) -> None:
     assert remote.keys() == local.keys()
     for rid, r in remote.items():
         l_rounds, r_rounds = local[rid]["rounds"], r["rounds"]
-        assert [t["choice"] for t in r_rounds] == [t["choice"] for t in l_rounds], rid
+        assert [t.get("choice") for t in r_rounds] == [t.get("choice") for t in l_rounds], rid
         for a, b in zip(r_rounds, l_rounds, strict=True):
             assert a.get("text") == b.get("text"), rid
             for key in ("scores", "scores_norm"):
