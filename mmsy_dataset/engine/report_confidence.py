@@ -20,6 +20,11 @@ def _bars(ax: Any, labels: list[str], figures: list[Any], color: str, show_n: bo
         ax.text(i, 2, f"n={f.n}", ha="center", fontsize=7)
 
 
+def _title(head: str, title: str) -> str:
+    """The plot's name, the run's title on a second line (model paths are long)."""
+    return f"{head}\n{title}" if title else head
+
+
 def _save(fig: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
@@ -45,7 +50,7 @@ def write_confidence_plots(folder: Path, report: Any, title: str = "") -> list[P
         ax.set_ylim(0, 100)
         ax.set_xlabel("round-1 margin p(chosen) − p(runner-up)")
         ax.set_ylabel("Syc (%)")
-        ax.set_title(f"Sycophancy by round-1 confidence {title}".strip())
+        ax.set_title(_title("Sycophancy by round-1 confidence", title), fontsize=10)
         paths.append(_save(fig, folder / "syc_by_confidence.png"))
 
         cal = conf.calibration
@@ -61,7 +66,8 @@ def write_confidence_plots(folder: Path, report: Any, title: str = "") -> list[P
         ax.set_xlabel("round-1 p(chosen)")
         ax.set_ylabel("round-1 accuracy")
         ece = conf.ece
-        ax.set_title(f"Round-1 reliability, ECE {ece.value:.3f}" if ece.value is not None else "Round-1 reliability")
+        head = f"Round-1 reliability, ECE {ece.value:.3f}" if ece.value is not None else "Round-1 reliability"
+        ax.set_title(_title(head, title), fontsize=10)
         ax.legend(loc="upper left")
         paths.append(_save(fig, folder / "calibration.png"))
 
@@ -81,7 +87,7 @@ def write_confidence_plots(folder: Path, report: Any, title: str = "") -> list[P
         back = flips.flip_back
         note = f"flip-back {_pct(back.value):.1f}% (n={back.n})" if back.value is not None else "no flip"
         right.set_title(f"Number-of-Flip; {note}")
-        fig.suptitle(f"Flip dynamics {title}".strip())
+        fig.suptitle(f"Flip dynamics {title}".strip(), fontsize=10)
         paths.append(_save(fig, folder / "flips.png"))
     return paths
 
