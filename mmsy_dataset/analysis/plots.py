@@ -28,6 +28,10 @@ def _series(
 
 def _save(fig: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in fig.axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
