@@ -28,8 +28,7 @@ def _title(head: str, title: str) -> str:
 def _save(fig: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")  # long run titles: grow the canvas, never clip
     plt.close(fig)
     return path
 
