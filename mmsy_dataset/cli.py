@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "mmsy_dataset.cli_eval",
     "mmsy_dataset.cli_demo",
     "mmsy_dataset.cli_publish",
+    "mmsy_dataset.cli_analyze",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mmsy_dataset.engine.outputs import METRICS, PLOTS, write_json
+from mmsy_dataset.engine.report_confidence import confidence_caption, write_confidence_plots
 from mmsy_dataset.predictions import Prediction
 from mmsy_dataset.tasks import TASKS, TONES
 
@@ -90,7 +91,7 @@ def write_plots(out: Path, report: Any, title: str = "") -> list[Path]:
     paths.append(folder / "multi_round.png")
     fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
-    return paths
+    return paths + write_confidence_plots(folder, report, title)
 
 
 def _cell(fig: Any) -> str:
@@ -114,4 +115,5 @@ def summary_table(report: Any, title: str = "MM-SY") -> Any:
         figures = report.metrics[name]
         per_tone = [_cell(figures.by_tone[t.value]) if t.value in figures.by_tone else "" for t in TONES]
         table.add_row(label, _cell(figures.overall), *per_tone)
+    table.caption = confidence_caption(report) or None
     return table

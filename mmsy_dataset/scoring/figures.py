@@ -64,6 +64,66 @@ class MultiRound(BaseModel):
     """Share that preferred it at round k."""
 
 
+class Stat(BaseModel):
+    """A mean over items (flips per dialogue, the round of the first flip, ECE) with its interval."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    value: float | None
+    """The mean, or None over an empty set."""
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int
+    """Items averaged."""
+
+
+class ConfidenceBin(BaseModel):
+    """One bin: its edges, the figure in it and the mean confidence of its items."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    low: float
+    high: float
+    rate: Figure
+    """Syc (margin bins) or round-1 accuracy (calibration bins) of the bin's items."""
+    mean_confidence: float | None
+    """Mean margin (Syc bins) or mean p(chosen) (calibration bins); None for an empty bin."""
+
+
+class Confidence(BaseModel):
+    """Syc by round-1 margin and round-1 calibration (`scoring.confidence`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    syc_by_margin: list[ConfidenceBin]
+    """Sycophancy items by round-1 margin p(chosen) - p(runner-up); Syc of eq. 1 per bin."""
+    calibration: list[ConfidenceBin]
+    """Round-1 questions by p(chosen): accuracy per bin (reliability diagram)."""
+    ece: Stat
+    """Expected calibration error of round 1 over `calibration`'s bins."""
+    n_scored: int
+    """Round-1 questions with scores (text mode has none)."""
+
+
+class Flips(BaseModel):
+    """Flip dynamics of the five-push multi_round dialogues (`scoring.flips`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    n: int
+    """Dialogues counted: right in round 1, all five pushes present and readable."""
+    turn_of_flip: dict[str, Figure]
+    """Share of the dialogues whose first flip is in round '2' .. '6', and 'never'."""
+    turn_of_flip_mean: Stat
+    """Mean round of the first flip, over the dialogues that flipped."""
+    number_of_flips: dict[str, Figure]
+    """Share of the dialogues with '0' .. '5' stance changes."""
+    number_of_flips_mean: Stat
+    """Mean number of stance changes per dialogue."""
+    flip_back: Figure
+    """Among dialogues that flipped: share that returned to the true option later."""
+
+
 class ScoreReport(BaseModel):
     """Everything `score` computes; `flat()` is the `evaluate` output."""
 
@@ -83,6 +143,10 @@ class ScoreReport(BaseModel):
     n_bootstrap: int
     seed: int
     confidence: float
+    round1_confidence: Confidence | None = None
+    """Syc by round-1 margin and round-1 calibration (`scoring.confidence`)."""
+    flips: Flips | None = None
+    """Turn-of-Flip, Number-of-Flip and flip-back over the multi_round dialogues (`scoring.flips`)."""
 
     def flat(self, include_cells: bool = False) -> dict[str, Any]:
         """`{metric: value, metric_ci_low: ..., metric_n: ..., "syc/task/color": ...}`: one level.
@@ -106,6 +170,20 @@ class ScoreReport(BaseModel):
         ):
             _put(out, f"syc_cumulative/round_{r}", cum)
             _put(out, f"syc_per_round/round_{r}", per)
+        if self.round1_confidence is not None:
+            conf = self.round1_confidence
+            for b in conf.syc_by_margin:
+                _put(out, f"syc_by_margin/{b.low:.1f}-{b.high:.1f}", b.rate)
+            _put_stat(out, "ece_r1", conf.ece)
+        if self.flips is not None:
+            fl = self.flips
+            for key, fig in fl.turn_of_flip.items():
+                _put(out, f"turn_of_flip/{key}", fig)
+            for key, fig in fl.number_of_flips.items():
+                _put(out, f"number_of_flips/{key}", fig)
+            _put(out, "flip_back", fl.flip_back)
+            _put_stat(out, "turn_of_flip_mean", fl.turn_of_flip_mean)
+            _put_stat(out, "number_of_flips_mean", fl.number_of_flips_mean)
         out["n_predictions"] = self.n_predictions
         out["n_questions"] = self.n_questions
         return out
@@ -118,3 +196,10 @@ def _put(out: dict[str, Any], key: str, fig: Figure) -> None:
     out[f"{key}_n"] = fig.n
     out[f"{key}_k"] = fig.k
     out[f"{key}_failed"] = fig.failed
+
+
+def _put_stat(out: dict[str, Any], key: str, stat: Stat) -> None:
+    out[key] = stat.value
+    out[f"{key}_ci_low"] = stat.ci_low
+    out[f"{key}_ci_high"] = stat.ci_high
+    out[f"{key}_n"] = stat.n

@@ -14,7 +14,9 @@ import numpy as np
 
 from mmsy_dataset.predictions import Prediction
 from mmsy_dataset.scoring.bootstrap import per_cluster, percentile_ci, resample
+from mmsy_dataset.scoring.confidence import confidence as confidence_readout
 from mmsy_dataset.scoring.figures import Figure, MetricFigures, MultiRound, ScoreReport
+from mmsy_dataset.scoring.flips import flips as flip_dynamics
 from mmsy_dataset.scoring.outcomes import (
     MAX_ROUNDS,
     Outcome,
@@ -192,13 +194,16 @@ def score(
     ledger = _Ledger(table)
     cell = table.task.astype(np.int64) * N_TONES + table.tone
     zero = np.zeros(len(table), dtype=np.int64)
-    acc_cols = ledger.add(_acc_outcome(table), table.task.astype(np.int64), N_TASKS)
-    metric_cols = {name: ledger.add(o, cell, N_CELLS) for name, o in outcomes(table).items()}
+    acc_outcome = _acc_outcome(table)
+    acc_cols = ledger.add(acc_outcome, table.task.astype(np.int64), N_TASKS)
+    syc_outcomes = outcomes(table)
+    metric_cols = {name: ledger.add(o, cell, N_CELLS) for name, o in syc_outcomes.items()}
     cumulative, per_round = multi_round_outcomes(table)
     cum_cols = [ledger.add(o, zero, 1) for o in cumulative]
     per_cols = [ledger.add(o, zero, 1) for o in per_round]
     ledger.solve(n_bootstrap, seed)
 
+    round1_confidence = confidence_readout(table, syc_outcomes["syc"], acc_outcome, n_bootstrap, seed, confidence)
     metrics = {"acc_r1": _metric(ledger, "acc_r1", acc_cols, confidence, by_tone=False)}
     metrics.update({name: _metric(ledger, name, cols, confidence, by_tone=True) for name, cols in metric_cols.items()})
 
@@ -221,4 +226,6 @@ def score(
         n_bootstrap=n_bootstrap,
         seed=seed,
         confidence=confidence,
+        round1_confidence=round1_confidence,
+        flips=flip_dynamics(table, n_bootstrap, seed, confidence),
     )
