@@ -71,7 +71,11 @@ class Table:
 
 
 def build_table(predictions: Sequence[Prediction], score_field: ScoreField = "scores") -> Table:
-    """Copy the records into arrays (the only per-record Python loop of scoring)."""
+    """Copy the records into arrays (the only per-record Python loop of scoring), in a canonical
+    order (question, then record id), so that no figure or interval depends on the order the
+    predictions came in: "the first record of a question" and the bootstrap's question index
+    are the same for any permutation."""
+    predictions = sorted(predictions, key=lambda p: (p.question_id, p.record_id))
     n = len(predictions)
     config, question, task, tone, answer, push = ([0] * n for _ in range(6))
     slots: list[int] = []  # i * MAX_ROUNDS + round index, one per turn
