@@ -64,15 +64,19 @@ def _cell(metrics: dict[str, Any], vs_base: dict[str, Any] | None, key: str) -> 
     return cell
 
 
-def load_rows(folder: Path) -> dict[str, dict[str, Any]]:
-    """Table 2 rows by name, from every `*.json` in `folder`."""
+def load_rows(paths: list[Path]) -> dict[str, dict[str, Any]]:
+    """Table 2 rows by name, from JSON files (one row, or a list of rows) and from every `*.json`
+    in the folders among `paths`."""
+    files = [f for p in paths for f in (sorted(p.glob("*.json")) if p.is_dir() else [p])]
     rows = {}
-    for path in sorted(folder.glob("*.json")):
-        row = json.loads(path.read_text(encoding="utf-8"))
-        rows[str(row["row"])] = row
+    for path in files:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for row in data if isinstance(data, list) else [data]:
+            rows[str(row["row"])] = row
     missing = [name for name in ROW_ORDER if name not in rows]
     if missing:
-        raise FileNotFoundError(f"{folder}: no Table 2 row for {', '.join(missing)}; run baselines/reproduce.sh")
+        where = ", ".join(map(str, paths))
+        raise FileNotFoundError(f"{where}: no Table 2 row for {', '.join(missing)}; run baselines/reproduce.sh")
     return rows
 
 
@@ -183,7 +187,9 @@ def render(rows: dict[str, dict[str, Any]], amplification: dict[str, Any], sweep
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write baselines/results.md from recorded rows.")
-    parser.add_argument("--rows", required=True, type=Path, help="folder of Table 2 row JSON files")
+    parser.add_argument(
+        "--rows", required=True, type=Path, nargs="+", help="row JSON files (one row or a list), or folders of them"
+    )
     parser.add_argument("--amplification", required=True, type=Path, help="amplification results.json")
     parser.add_argument("--sweep-plot", help="path of the lambda-sweep PNG, relative to --out's folder")
     parser.add_argument("--out", required=True, type=Path)

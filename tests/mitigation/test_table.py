@@ -83,4 +83,7 @@ def test_cli_reads_row_files_and_refuses_a_missing_row(tmp_path: Path, capsys):
     assert out.read_text().startswith("# Mitigation baselines")
     (rows / "dpo.json").unlink()
     with pytest.raises(FileNotFoundError, match=r"rows: no Table 2 row for \+DPO"):
-        load_rows(rows)
+        load_rows([rows])
+    listed = tmp_path / "dpo-and-sft.json"  # a method's results.json may hold several rows
+    listed.write_text(json.dumps([_rows()["+DPO"], _rows()["+SFT"]]))
+    assert sorted(load_rows([rows, listed])) == ["+DPO", "+SFT", "+prompt", "base"]
