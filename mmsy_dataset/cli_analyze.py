@@ -113,6 +113,8 @@ def _amplify_plan(args: argparse.Namespace) -> list[Any]:
         raise AnalysisError(
             f"--amplify: {len(specs)} given for {len(args.model)} --model; give one for all or one per --model"
         )
+    if args.adapter is not None:
+        _local_adapter(args.adapter, args.model[0])  # an API model: that error, not a config lookup's
     plan: list[AmplifySettings | None] = []
     for source, spec in zip(args.model, specs, strict=True):
         if spec.strip().lower() == "none":
@@ -153,20 +155,28 @@ def _with_amplify(result: Any, adapter: Any, settings: Any) -> dict[str, Any]:
     return {**result.model_dump(), "amplify": amplify}
 
 
-def _load(args: argparse.Namespace, source: str, eager: bool) -> Any:
-    """Load a model through its adapter, refusing adapters without hidden states up front."""
-    from mmsy_dataset.adapters.base import LoadOptions, VLMAdapter
-    from mmsy_dataset.adapters.registry import detect_adapter, get_adapter
+def _local_adapter(name: str, source: str) -> Any:
+    """The adapter class `name`, refused when it has no local weights (a model behind an API)."""
+    from mmsy_dataset.adapters.base import VLMAdapter
+    from mmsy_dataset.adapters.registry import get_adapter
     from mmsy_dataset.analysis import AnalysisError
-    from mmsy_dataset.analysis.capture import use_eager_attention
 
-    name = args.adapter or detect_adapter(source, args.trust_remote_code)
     cls = get_adapter(name)
     if not issubclass(cls, VLMAdapter):
         raise AnalysisError(
             f"model {source!r}: adapter {name!r} exposes no hidden states or attentions "
             "(a model behind an API); layer-wise analysis needs local weights"
         )
+    return cls
+
+
+def _load(args: argparse.Namespace, source: str, eager: bool) -> Any:
+    """Load a model through its adapter, refusing adapters without hidden states up front."""
+    from mmsy_dataset.adapters.base import LoadOptions
+    from mmsy_dataset.adapters.registry import detect_adapter
+    from mmsy_dataset.analysis.capture import use_eager_attention
+
+    cls = _local_adapter(args.adapter or detect_adapter(source, args.trust_remote_code), source)
     adapter = cls.load(source, LoadOptions(args.device, args.dtype, args.trust_remote_code))
     if eager:
         use_eager_attention(adapter)

@@ -161,6 +161,7 @@ def test_cli_amplifies_per_model_and_records_it(folders, tmp_path) -> None:  # t
         (["--amplify", "1-2"], "expected FIRST-LAST:LAMBDA"),
         (["--amplify", "1:1", "--amplify", "2:1"], "--amplify: 2 given for 1 --model"),
         (["--amplify-queries", "all"], "--amplify-queries needs --amplify"),
+        (["--amplify", "1:1", "--adapter", "openai"], "exposes no hidden states or attentions"),
     ],
 )
 def test_bad_amplify_specs_are_one_line_errors_before_anything_is_written(  # type: ignore[no-untyped-def]
