@@ -3,6 +3,8 @@
 mmsy analyze probe --model runs/base --model runs/sft --label base --label SFT --dataset ./mmsy \
     --out runs/analysis --mode option
 mmsy analyze attention --model runs/base --model runs/sft --dataset ./mmsy --out runs/analysis
+mmsy analyze attention --model runs/base --model runs/base --label base --label amplified \
+    --amplify none --amplify 3-4:0.9 --dataset ./mmsy --out runs/analysis
 """
 
 from __future__ import annotations
@@ -66,6 +68,21 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-bootstrap", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
+    amp = p.add_argument_group("attention amplification (paper 4.3, eq. 7; as in `mmsy eval --amplify`)")
+    amp.add_argument(
+        "--amplify",
+        action="append",
+        default=None,
+        metavar="FIRST-LAST:LAMBDA",
+        help="analyse the model with eq. 7 installed in text layers FIRST..LAST (1-based), e.g. 3-4:0.9. "
+        "Given once: every --model; given once per --model: each its own, in order ('none': as is)",
+    )
+    amp.add_argument(
+        "--amplify-queries",
+        choices=("after-image", "all"),
+        default=None,
+        help="query rows amplified: the positions after the image (default) or all rows",
+    )
 
 
 def _labels(args: argparse.Namespace) -> list[str]:
@@ -78,20 +95,88 @@ def _labels(args: argparse.Namespace) -> list[str]:
     return list(args.label)
 
 
-def _load(args: argparse.Namespace, source: str, eager: bool) -> Any:
-    """Load a model through its adapter, refusing adapters without hidden states up front."""
-    from mmsy_dataset.adapters.base import LoadOptions, VLMAdapter
-    from mmsy_dataset.adapters.registry import detect_adapter, get_adapter
+def _amplify_plan(args: argparse.Namespace) -> list[Any]:
+    """One `AmplifySettings` or None per --model, every spec parsed and checked against its
+    model's config before anything is loaded or written (a bad spec: one line)."""
     from mmsy_dataset.analysis import AnalysisError
-    from mmsy_dataset.analysis.capture import use_eager_attention
+    from mmsy_dataset.engine.config import AmplifySettings
+    from mmsy_dataset.mitigation.amplify import preflight
 
-    name = args.adapter or detect_adapter(source, args.trust_remote_code)
+    specs = args.amplify
+    if specs is None:
+        if args.amplify_queries is not None:
+            raise AnalysisError("--amplify-queries needs --amplify")
+        return [None] * len(args.model)
+    if len(specs) == 1:
+        specs = specs * len(args.model)
+    elif len(specs) != len(args.model):
+        raise AnalysisError(
+            f"--amplify: {len(specs)} given for {len(args.model)} --model; give one for all or one per --model"
+        )
+    if args.adapter is not None:
+        _local_adapter(args.adapter, args.model[0])  # an API model: that error, not a config lookup's
+    plan: list[AmplifySettings | None] = []
+    for source, spec in zip(args.model, specs, strict=True):
+        if spec.strip().lower() == "none":
+            plan.append(None)
+            continue
+        settings = AmplifySettings.parse(spec, args.amplify_queries or "after-image")
+        preflight(settings, source, None, args.trust_remote_code)
+        plan.append(settings)
+    return plan
+
+
+def _labels_and_plan(args: argparse.Namespace) -> tuple[list[str], list[Any]]:
+    """Legend names and amplification per --model; a default name says it was amplified."""
+    plan = _amplify_plan(args)
+    labels = _labels(args)
+    if args.label is None:
+        labels = [label if s is None else f"{label} +amp {s.spec}" for label, s in zip(labels, plan, strict=True)]
+    return labels, plan
+
+
+def _amplified(adapter: Any, settings: Any) -> Any:
+    """A context that installs eq. 7 on `adapter` for the analysis (nothing when `settings` is
+    None) and gives the model its attention back afterwards."""
+    from contextlib import nullcontext
+
+    from mmsy_dataset.mitigation.amplify import Amplifier
+
+    return nullcontext() if settings is None else Amplifier(adapter, settings)
+
+
+def _with_amplify(result: Any, adapter: Any, settings: Any) -> dict[str, Any]:
+    """A result's JSON, with the amplification it ran under (None: the model as is)."""
+    from mmsy_dataset.mitigation.amplify import text_depth
+
+    amplify = None
+    if settings is not None:
+        amplify = {**settings.model_dump(mode="json"), "spec": settings.spec, "text_layers": text_depth(adapter.model)}
+    return {**result.model_dump(), "amplify": amplify}
+
+
+def _local_adapter(name: str, source: str) -> Any:
+    """The adapter class `name`, refused when it has no local weights (a model behind an API)."""
+    from mmsy_dataset.adapters.base import VLMAdapter
+    from mmsy_dataset.adapters.registry import get_adapter
+    from mmsy_dataset.analysis import AnalysisError
+
     cls = get_adapter(name)
     if not issubclass(cls, VLMAdapter):
         raise AnalysisError(
             f"model {source!r}: adapter {name!r} exposes no hidden states or attentions "
             "(a model behind an API); layer-wise analysis needs local weights"
         )
+    return cls
+
+
+def _load(args: argparse.Namespace, source: str, eager: bool) -> Any:
+    """Load a model through its adapter, refusing adapters without hidden states up front."""
+    from mmsy_dataset.adapters.base import LoadOptions
+    from mmsy_dataset.adapters.registry import detect_adapter
+    from mmsy_dataset.analysis.capture import use_eager_attention
+
+    cls = _local_adapter(args.adapter or detect_adapter(source, args.trust_remote_code), source)
     adapter = cls.load(source, LoadOptions(args.device, args.dtype, args.trust_remote_code))
     if eager:
         use_eager_attention(adapter)
@@ -136,24 +221,26 @@ def run_probe(args: argparse.Namespace) -> int:
     from mmsy_dataset.analysis.probe import fit_probes
     from mmsy_dataset.engine.outputs import write_json
 
-    labels = _labels(args)
+    labels, plan = _labels_and_plan(args)
     train = load_probing(args.dataset, "train", args.limit)
     test = load_probing(args.dataset, "test", args.limit)
     args.out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for source, label in zip(args.model, labels, strict=True):
+    results, dumps = [], []
+    for source, label, settings in zip(args.model, labels, plan, strict=True):
         adapter = _load(args, source, eager=False)
         start = time.perf_counter()
-        c_train = _collect(args, adapter, train, label, hidden=True, attention=False)
-        c_test = _collect(args, adapter, test, label, hidden=True, attention=False)
+        with _amplified(adapter, settings):
+            c_train = _collect(args, adapter, train, label, hidden=True, attention=False)
+            c_test = _collect(args, adapter, test, label, hidden=True, attention=False)
         collected = time.perf_counter() - start
         result = fit_probes(c_train, c_test, label=label, model=source, n_bootstrap=args.n_bootstrap, seed=args.seed)
         results.append(result)
+        dumps.append(_with_amplify(result, adapter, settings))
         Console(stderr=True).print(
             f"{label}: {len(train) + len(test)} contexts in {collected:.1f} s, probes in "
             f"{time.perf_counter() - start - collected:.1f} s"
         )
-    write_json(args.out / "probe.json", {"settings": _settings(args), "models": [r.model_dump() for r in results]})
+    write_json(args.out / "probe.json", {"settings": _settings(args), "models": dumps})
     plot_probe(results, args.out / "probe_auc.png")
     table = Table(title="Probe AUC per layer (test, 95% bootstrap CI)")
     table.add_column("layer")
@@ -192,22 +279,26 @@ def run_attention(args: argparse.Namespace) -> int:
     from mmsy_dataset.analysis.plots import plot_attention
     from mmsy_dataset.engine.outputs import write_json
 
-    labels = _labels(args)
+    labels, plan = _labels_and_plan(args)
     splits = ("train", "test") if args.split == "all" else (args.split,)
     records = [r for split in splits for r in load_probing(args.dataset, split, args.limit)]
     args.out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for source, label in zip(args.model, labels, strict=True):
+    results, dumps = [], []
+    for source, label, settings in zip(args.model, labels, plan, strict=True):
+        # Eager attention before the Amplifier: its chosen layers then compute eq. 7 the eager
+        # way and the others plain eager attention, so every layer returns the post-softmax
+        # weights the model actually used, amplified where it was.
         adapter = _load(args, source, eager=True)
         start = time.perf_counter()
-        contexts = _collect(args, adapter, records, label, hidden=False, attention=True)
+        with _amplified(adapter, settings):
+            contexts = _collect(args, adapter, records, label, hidden=False, attention=True)
         Console(stderr=True).print(f"{label}: {len(records)} contexts in {time.perf_counter() - start:.1f} s")
-        results.append(
-            attention_stats(
-                contexts, label=label, model=source, split=args.split, n_bootstrap=args.n_bootstrap, seed=args.seed
-            )
+        result = attention_stats(
+            contexts, label=label, model=source, split=args.split, n_bootstrap=args.n_bootstrap, seed=args.seed
         )
-    write_json(args.out / "attention.json", {"settings": _settings(args), "models": [r.model_dump() for r in results]})
+        results.append(result)
+        dumps.append(_with_amplify(result, adapter, settings))
+    write_json(args.out / "attention.json", {"settings": _settings(args), "models": dumps})
     paths = plot_attention(results, args.out)
     table = Table(title="ā_l per layer (image / text attention per token) and image attention mass")
     table.add_column("layer")
