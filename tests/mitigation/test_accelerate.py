@@ -83,3 +83,11 @@ def test_every_recipe_loads() -> None:
                 assert settings.learning_rate == {"sft": 2e-5, "dpo": 1e-6}[settings.method]
             if settings.method == "dpo":
                 assert settings.beta == 0.1  # type: ignore[attr-defined]
+
+
+def test_prompt_settings_are_eval_settings() -> None:
+    from mmsy_dataset.engine.config import EvalConfig
+
+    for path in sorted((ROOT / "baselines" / "prompt").glob("*.json")):
+        config = EvalConfig(**json.loads(path.read_text()), dataset="data", out=Path("out"))
+        assert config.prompt_baseline

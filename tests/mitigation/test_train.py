@@ -74,6 +74,11 @@ def test_sft_trains_saves_an_evaluable_model_and_resumes_only_with_equal_setting
         ),
     )
     assert json.loads((run.folder.out / "run.json").read_text())["settings"]["model"] == str(out)
+    from mmsy_dataset.mitigation.results import COLUMNS, table_row
+
+    row = table_row("+SFT", run.folder.out)
+    assert row["model"] == str(out) and set(row["metrics"]) == set(COLUMNS)
+    assert all(set(figure) == {"value", "ci_low", "ci_high", "n"} for figure in row["metrics"].values())
 
     # A rerun with equal settings finds the finished run; other settings are refused untouched.
     assert run_training(settings, train_data, out, progress=False).skipped
