@@ -36,7 +36,7 @@ def reference_rows(
     from mmsy_dataset.tasks import TASKS, Partition
 
     chosen = [Kind(k) for k in kinds]
-    weights = [DEFAULT_MIX.get(k, 0.0) or 1.0 for k in chosen]
+    weights = [DEFAULT_MIX[k] for k in chosen]
     rng = random.Random(f"mmsy-mitigation-mix|{seed}")
     source = SyntheticSource(seed=0)
     rows = []
