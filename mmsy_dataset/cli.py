@@ -16,7 +16,7 @@ from mmsy_dataset.errors import MmsyError
 from mmsy_dataset.tasks import CONFIGS, TASKS, parse_task
 
 #: Modules that add their own subcommands with `add_commands(subparsers)`.
-COMMAND_MODULES = ("mmsy_dataset.cli_scoring", "mmsy_dataset.cli_eval", "mmsy_dataset.cli_demo", "mmsy_dataset.cli_train")
+COMMAND_MODULES = ("mmsy_dataset.cli_scoring", "mmsy_dataset.cli_eval", "mmsy_dataset.cli_demo", "mmsy_dataset.cli_train")  # noqa: E501
 
 Handler = Callable[[argparse.Namespace], int]
 
