@@ -352,16 +352,23 @@ def run_training(
     model, processor = load_model(settings, adapter)
     _check_image_fits(settings, data, adapter, model, processor)
 
-    if state == "overwrite":
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    resume = _last_checkpoint(out) if state == "resume" else None
-    (out / RECORD).write_text(
-        json.dumps({**record, "status": "running", "full_settings": settings.to_json()}, indent=2)
-    )
-
     saved_template = processor.chat_template
-    processor.chat_template = training_chat_template(adapter, model.config, processor)
+    template = training_chat_template(adapter, model.config, processor)
+
+    # Only now is the output folder touched; under `accelerate launch` by the main process only.
+    from accelerate import PartialState
+
+    launch = PartialState()
+    if launch.is_main_process:
+        if state == "overwrite":
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / RECORD).write_text(
+            json.dumps({**record, "status": "running", "full_settings": settings.to_json()}, indent=2)
+        )
+    launch.wait_for_everyone()
+    resume = _last_checkpoint(out) if state == "resume" else None
+    processor.chat_template = template
     if settings.freeze_vision and settings.lora is None:
         freeze_vision(model)
     trainer = make_trainer(settings, model, processor, data, out, progress)
