@@ -327,8 +327,11 @@ def run_training(
     progress: bool = True,
     console: Any = None,
     config_file: str | Path | None = None,
+    callbacks: list[Any] | None = None,
 ) -> TrainResult:
-    """Train `settings.method` on `dataset` into `out` (resuming a stopped run with equal settings)."""
+    """Train `settings.method` on `dataset` into `out` (resuming a stopped run with equal settings).
+
+    `callbacks` are extra `transformers.TrainerCallback`s (logging to a tracker, say)."""
     import torch
     from rich.console import Console
 
@@ -377,6 +380,8 @@ def run_training(
 
         trainer.remove_callback(PrinterCallback)
         trainer.add_callback(rich_progress_callback(console))
+    for callback in callbacks or ():
+        trainer.add_callback(callback)
     started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - started

@@ -104,6 +104,28 @@ def test_dpo_full_and_sft_lora_train(train_data: Path, tiny_model: Path, tmp_pat
     assert changed and all("language_model" in k and "proj" in k for k in changed)
 
 
+@pytest.mark.slow
+def test_a_stopped_run_resumes_from_its_checkpoint(train_data: Path, tiny_model: Path, tmp_path: Path) -> None:
+    from transformers import TrainerCallback
+
+    class StopAtTwo(TrainerCallback):
+        def on_step_end(self, args: object, state: object, control: object, **kwargs: object) -> None:
+            if state.global_step == 2:  # type: ignore[attr-defined]
+                raise KeyboardInterrupt
+
+    out = tmp_path / "sft"
+    settings = _settings("sft", tiny_model, max_steps=3, per_device_train_batch_size=2)
+    with pytest.raises(KeyboardInterrupt):
+        run_training(settings, train_data, out, progress=False, callbacks=[StopAtTwo()])
+    assert json.loads((out / RECORD).read_text())["status"] == "running"
+    assert (out / "checkpoints" / "checkpoint-1").is_dir()  # saved every step; step 2 never completed
+    with pytest.raises(InputError, match="other settings"):
+        run_training(_settings("sft", tiny_model, max_steps=4, per_device_train_batch_size=2), train_data, out)
+    resumed = run_training(settings, train_data, out, progress=False)
+    assert resumed.resumed and resumed.steps == 3
+    assert json.loads((out / RECORD).read_text())["status"] == "done"
+
+
 def _cli(*argv: str) -> tuple[int, str]:
     from mmsy_dataset.cli import main
 
