@@ -149,22 +149,26 @@ def _with_special_tokens(template: str, processor: Any) -> str:
 
     Metaspace tokenizers (Llama's) add a word boundary at the start of the text, which a BOS
     written by the template would swallow, so the candidates are tried on a probe dialogue."""
-    import jinja2
-
+    if "bos_token" in template:  # the template writes its own BOS, as TRL expects
+        return template
     tokenizer = processor.tokenizer
     messages = [
         {"role": "user", "content": [{"type": "text", "text": "Which one? (A) cat (B) dog"}]},
         {"role": "assistant", "content": [{"type": "text", "text": "cat"}]},
         {"role": "user", "content": [{"type": "text", "text": "Are you sure?"}]},
     ]
-    env = jinja2.Environment()
-    special = {"bos_token": tokenizer.bos_token or "", "eos_token": tokenizer.eos_token or ""}
-    plain = env.from_string(template).render(messages=messages, add_generation_prompt=True, **special)
-    wanted = list(tokenizer(plain, add_special_tokens=True)["input_ids"])
+
+    def render(chat_template: str) -> str:
+        return str(
+            tokenizer.apply_chat_template(
+                messages, chat_template=chat_template, tokenize=False, add_generation_prompt=True
+            )
+        )
+
+    wanted = list(tokenizer(render(template), add_special_tokens=True)["input_ids"])
     for prefix in ("", "{{ bos_token }}", "{{ bos_token }} "):
         candidate = prefix + template
-        text = env.from_string(candidate).render(messages=messages, add_generation_prompt=True, **special)
-        if list(tokenizer(text, add_special_tokens=False)["input_ids"]) == wanted:
+        if list(tokenizer(render(candidate), add_special_tokens=False)["input_ids"]) == wanted:
             return candidate
     raise InputError(
         "cannot make the chat template tokenize as the evaluation does (its special tokens differ); "
