@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "mmsy_dataset.cli_demo",
     "mmsy_dataset.cli_publish",
     "mmsy_dataset.cli_analyze",
+    "mmsy_dataset.cli_train",
 )
 
 Handler = Callable[[argparse.Namespace], int]

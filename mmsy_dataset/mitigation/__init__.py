@@ -1,4 +1,5 @@
-"""Sycophancy mitigations (paper 3.2 and 4.3): each method in its own module.
+"""Sycophancy mitigations: the trained ones of paper section 3.2 and the evaluation-time one of 4.3.
 
-Heavy modules (torch, transformers, TRL) are imported by the modules that need them.
+Each method lives in its own module so the package stays importable without the optional
+training stack (`pip install mmsy[train]`): import the module you need.
 """
