@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmsy_dataset.errors import InputError
+from mmsy_dataset.errors import InputError, MmsyError
 from mmsy_dataset.mitigation.config import MitigationConfig, SFTSettings
 
 #: The run record in the output folder.
@@ -58,7 +58,7 @@ def check_model(settings: MitigationConfig, config_file: str | Path | None = Non
 
     try:
         name = detect_adapter(settings.model, settings.trust_remote_code)
-    except (KeyError, FileNotFoundError, OSError, ValueError) as error:
+    except (MmsyError, KeyError, OSError, ValueError) as error:
         message = str(error.args[0] if error.args else error).strip().splitlines()[0]
         raise InputError(
             f"{settings.model!r} is not a VLM the adapters know ({message})", file=config_file, field="model"
