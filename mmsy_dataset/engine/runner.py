@@ -1,10 +1,12 @@
 """The engine: runs the protocol over records, chunk of questions by chunk of questions.
 
 For each chunk, round 1 is asked once per question (one request per question, whatever the
-number of tones, corrections and rounds built on it); its KV cache (image + round-1 prompt) is
-kept by a `BatchedScorer` for the chunk's lifetime and every push round of every record of the
-chunk only runs its suffix. Finished dialogues are handed to a sink as the chunk completes, so
-a killed run loses at most one chunk.
+number of tones, corrections and rounds built on it), then each push round of every dialogue
+still going. A `BatchedScorer` lives for the chunk and keeps a prefix tree of KV states per
+question, so every round only runs the tokens no earlier request had; each request says whether
+its dialogue continues (`ScoreRequest.continued`), so the states of finished dialogues are
+released round by round. Finished dialogues are handed to a sink as the chunk completes, so a
+killed run loses at most one chunk.
 """
 
 from __future__ import annotations
