@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from mmsy_dataset.engine.kv import KVState, TokenStats
 
@@ -146,31 +145,41 @@ def held_tokens(top: Node) -> int:
 
 
 def materialize(nodes: Sequence[Node], stats: TokenStats) -> KVState:
-    """One right-padded batch holding each node's whole path (every path computed)."""
+    """One right-padded batch holding each node's whole path (every path computed), each
+    segment copied once into place."""
     paths = [node.path() for node in nodes]
-    rows = [torch.cat([n.kv for n in path if n.kv is not None], dim=-2) for path in paths]
-    lens = [int(r.shape[-2]) for r in rows]
+    lens = [sum(len(n.tokens) for n in path) for path in paths]
     width = max(lens)
-    kv = torch.stack([F.pad(r, (0, 0, 0, width - n)) for r, n in zip(rows, lens, strict=True)])
-    layers = [(kv[:, i, 0], kv[:, i, 1]) for i in range(kv.shape[1])]
-    device = kv.device
-    real = torch.tensor(lens, device=device)
-    mask = (torch.arange(width, device=device)[None, :] < real[:, None]).long()
+    first = paths[0][0].kv
+    assert first is not None
+    layers, _, heads, _, dim = first.shape
+    device = first.device
+    kv = torch.zeros((len(nodes), layers, 2, heads, width, dim), dtype=first.dtype, device=device)
     image = torch.zeros((len(nodes), width), dtype=torch.bool, device=device)
     for row, path in enumerate(paths):
-        flags = torch.cat([n.image for n in path if n.image is not None])
-        image[row, : flags.shape[0]] = flags
+        at = 0
+        for node in path:
+            assert node.kv is not None and node.image is not None
+            n = len(node.tokens)
+            kv[row, :, :, :, at : at + n] = node.kv
+            image[row, at : at + n] = node.image
+            at += n
+    real = torch.tensor(lens, device=device)
+    mask = (torch.arange(width, device=device)[None, :] < real[:, None]).long()
     lengths = real + torch.tensor([path[0].offset for path in paths], device=device)
     lasts = [n.last for n in nodes]
     if all(t is not None for t in lasts):
         last = torch.stack([t for t in lasts if t is not None])
     else:  # only extended with at least one token each: the extension's logits replace these
         last = torch.zeros((len(nodes), 1), device=device)
-    return KVState(layers, mask, lengths, last, stats, image)
+    return KVState([(kv[:, i, 0], kv[:, i, 1]) for i in range(layers)], mask, lengths, last, stats, image)
 
 
 def segments(state: KVState, start: int, counts: Sequence[int]) -> list[torch.Tensor]:
     """Each row's `counts[row]` cache slots from slot `start` on, as (layers, 2, heads, n, dim)
-    copies (a copy, so that the batch's memory is freed with the batch)."""
-    new = torch.stack([torch.stack((k[:, :, start:], v[:, :, start:]), 1) for k, v in state.layers], 1)
-    return [new[row, :, :, :, :n].clone() for row, n in enumerate(counts)]
+    copies (copies, so that the batch's memory is freed with the batch)."""
+    end = [start + n for n in counts]
+    return [
+        torch.stack([torch.stack((k[row, :, start : end[row]], v[row, :, start : end[row]])) for k, v in state.layers])
+        for row in range(len(counts))
+    ]
