@@ -11,7 +11,9 @@ share once, and round k extends round k-1's state: only the new answer and push 
 
 Memory: after a call the tree keeps only the paths of the requests marked `continued` (a later
 round extends them) and drops every other node, so between calls it holds the unique tokens of
-the conversations still going; a call adds its own new tokens and one materialized batch.
+the conversations still going. During a call it also holds the call's new nodes, except that a
+request's node that nothing builds on and no later round extends is dropped as soon as it is
+scored, and one materialized batch (`batch_size` paths).
 A request that leaves a state cached by an earlier call in its middle (a tokenizer merging
 across the turn boundary) splits that state, reusing the part before the split, and is counted
 in `fallbacks`, as is one whose tokens up to the image differ from its question's first
@@ -43,6 +45,8 @@ class _Call:
         self.mode = mode
         self.results: list[ScoreResult] = []
         self.targets: dict[tree.Node, list[int]] = {}
+        self.keep: set[tree.Node] = set()
+        """Nodes where a `continued` request ends: kept, with their paths, for the next call."""
         self.owners: dict[tree.Node, int] = {}
         """Top of a tree -> a request of this call in it (for the image inputs of a prefill)."""
 
@@ -59,11 +63,11 @@ class BatchedScorer:
         self.stats = TokenStats()
         self.fallbacks = 0
         self.peak_tokens = 0
-        """The most tokens whose keys and values the trees held at once (end of a call, before
-        the release)."""
+        """The most tokens whose keys and values the trees held at once."""
         self._trees: dict[tuple[str, tuple[int, ...]], tree.Node] = {}
         self._groups: dict[str, tuple[int, ...]] = {}
         self._calls = 0
+        self._held = 0
         self._labels: dict[tuple[str, ...], dict[str, list[int]]] = {}
 
     def held_tokens(self) -> int:
@@ -107,6 +111,8 @@ class BatchedScorer:
             if node.computed and node.last is None:  # ends where no logits were kept
                 pending.append(tree.reopen(node))
         cached = [node for node in call.targets if node.computed]
+        call.keep = {n for n, idx in call.targets.items() if any(requests[i].continued for i in idx)}
+        self._held = self.held_tokens()
         self._compute(call, pending)
         for batch in _chunks(list(range(len(cached))), self.batch_size):
             nodes = [cached[i] for i in batch]
@@ -157,18 +163,22 @@ class BatchedScorer:
             node.kv, node.call = kv, self._calls
             assert state.image is not None
             node.image = state.image[row, start : start + n].clone()
+        self._held += sum(counts)
+        self.peak_tokens = max(self.peak_tokens, self._held)
         rows = [row for row, n in enumerate(nodes) if n in call.targets]
         for row in rows:
             nodes[row].last = state.last_logits[row].clone()
         if rows:
             self._score(call, [nodes[r] for r in rows], state, rows)
+        for node in (nodes[r] for r in rows):
+            if node not in call.keep and not node.children:  # scored, and nothing builds on it
+                self._held -= len(node.tokens)
+                node.kv = node.image = node.last = None
 
     def _release(self, call: _Call) -> None:
         """Drop every node no `continued` request of this call ends at or passes through."""
-        self.peak_tokens = max(self.peak_tokens, self.held_tokens())
-        keep = {n for n, idx in call.targets.items() if any(call.requests[i].continued for i in idx)}
         for key, top in list(self._trees.items()):
-            if not tree.prune(top, keep):
+            if not tree.prune(top, call.keep):
                 del self._trees[key]
 
     def _score(self, call: _Call, nodes: list[tree.Node], state: KVState | None, rows: list[int]) -> None:
