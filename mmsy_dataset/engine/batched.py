@@ -17,12 +17,14 @@ scored, and one materialized batch (`batch_size` paths).
 A request that leaves a state cached by an earlier call in its middle (a tokenizer merging
 across the turn boundary) splits that state, reusing the part before the split, and is counted
 in `fallbacks`, as is one whose tokens up to the image differ from its question's first
-request (it gets a tree of its own).
+request (it gets a tree of its own). Each request is scored in the forward that computes its
+last token (no logits are kept in the tree), so one that ends where an earlier call already
+computed reruns that token.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -108,16 +110,11 @@ class BatchedScorer:
         for i in range(len(requests)):
             call.targets.setdefault(self._insert(call, i, pending), []).append(i)
         for node in call.targets:
-            if node.computed and node.last is None:  # ends where no logits were kept
+            if node.computed:  # computed by an earlier call: its last token runs again, for its logits
                 pending.append(tree.reopen(node))
-        cached = [node for node in call.targets if node.computed]
         call.keep = {n for n, idx in call.targets.items() if any(requests[i].continued for i in idx)}
         self._held = self.held_tokens()
         self._compute(call, pending)
-        for batch in _chunks(list(range(len(cached))), self.batch_size):
-            nodes = [cached[i] for i in batch]
-            state = tree.materialize(nodes, self.stats) if mode != "letter" else None
-            self._score(call, nodes, state, list(range(len(nodes))))
         self._release(call)
         return call.results
 
@@ -157,7 +154,8 @@ class BatchedScorer:
         self._store(call, nodes, state, int(base.mask.shape[1]))
 
     def _store(self, call: _Call, nodes: list[tree.Node], state: KVState, start: int) -> None:
-        """Keep each row's new slots as its node's segment; score the requests ending there."""
+        """Keep each row's new slots as its node's segment; score the requests ending there, in
+        the forward that computed their last token (what `analysis.capture` reads)."""
         counts = [len(n.tokens) for n in nodes]
         for node, kv, n, row in zip(nodes, tree.segments(state, start, counts), counts, range(len(nodes)), strict=True):
             node.kv, node.call = kv, self._calls
@@ -165,15 +163,20 @@ class BatchedScorer:
             node.image = state.image[row, start : start + n].clone()
         self._held += sum(counts)
         self.peak_tokens = max(self.peak_tokens, self._held)
-        rows = [row for row, n in enumerate(nodes) if n in call.targets]
-        for row in rows:
-            nodes[row].last = state.last_logits[row].clone()
-        if rows:
-            self._score(call, [nodes[r] for r in rows], state, rows)
-        for node in (nodes[r] for r in rows):
+        done = [row for row, n in enumerate(nodes) if n in call.targets]
+        flat = [(i, row) for row in done for i in call.targets[nodes[row]]]
+        if flat:
+            scorer = {"letter": self._letters, "option": self._options, "text": self._generate}[call.mode]
+            scorer(
+                [call.requests[i] for i, _ in flat],
+                state,
+                [row for _, row in flat],
+                [call.results[i] for i, _ in flat],
+            )
+        for node in (nodes[r] for r in done):
             if node not in call.keep and not node.children:  # scored, and nothing builds on it
                 self._held -= len(node.tokens)
-                node.kv = node.image = node.last = None
+                node.kv = node.image = None
 
     def _release(self, call: _Call) -> None:
         """Drop every node no `continued` request of this call ends at or passes through."""
@@ -181,58 +184,44 @@ class BatchedScorer:
             if not tree.prune(top, call.keep):
                 del self._trees[key]
 
-    def _score(self, call: _Call, nodes: list[tree.Node], state: KVState | None, rows: list[int]) -> None:
-        scorer: Callable[[_Call, list[tree.Node], KVState | None, list[int]], None] = {
-            "letter": self._letters,
-            "option": self._options,
-            "text": self._generate,
-        }[call.mode]
-        scorer(call, nodes, state, rows)
+    # Mode scorers: request k ends at row rows[k] of `state`, the batch just computed; its
+    # result is out[k] (requests that are the same sequence share a row).
+    def _letters(self, requests: list[ScoreRequest], state: KVState, rows: list[int], out: list[ScoreResult]) -> None:
+        logprobs = torch.log_softmax(state.last_logits.float(), dim=-1)
+        for req, row, res in zip(requests, rows, out, strict=True):
+            labels = self._labels.get(req.letters)
+            if labels is None:
+                labels = self._labels[req.letters] = self.adapter.label_token_ids(req.letters)
+            res.scores = [float(torch.logsumexp(logprobs[row, labels[x]], dim=0)) for x in req.letters]
 
-    def _letters(self, call: _Call, nodes: list[tree.Node], state: KVState | None, rows: list[int]) -> None:
-        for node in nodes:
-            assert node.last is not None
-            logprobs = torch.log_softmax(node.last.float(), dim=-1)
-            for i in call.targets[node]:
-                letters = call.requests[i].letters
-                labels = self._labels.get(letters)
-                if labels is None:
-                    labels = self._labels[letters] = self.adapter.label_token_ids(letters)
-                call.results[i].scores = [float(torch.logsumexp(logprobs[labels[x]], dim=0)) for x in letters]
-
-    def _options(self, call: _Call, nodes: list[tree.Node], state: KVState | None, rows: list[int]) -> None:
+    def _options(self, requests: list[ScoreRequest], state: KVState, rows: list[int], out: list[ScoreResult]) -> None:
         """Each option's continuation scored on top of the request's state (its last token's
-        output is not needed, so all but the last token are fed)."""
-        assert state is not None
+        output is not needed, so all but the last token are fed); once per row and option."""
+        first = torch.log_softmax(state.last_logits.float(), dim=-1)
         prefix = self.adapter.answer_prefix()
-        jobs: list[tuple[int, int, str, list[int]]] = []  # (node index, row, option, continuation)
-        for k, (node, row) in enumerate(zip(nodes, rows, strict=True)):
-            distinct = {o for i in call.targets[node] for o in call.requests[i].options}
-            jobs.extend((k, row, o, self.adapter.continuation_ids(prefix + o)) for o in sorted(distinct))
-        first = {row: torch.log_softmax(state.last_logits[row].float(), dim=-1) for row in rows}
+        jobs = sorted({(row, o) for req, row in zip(requests, rows, strict=True) for o in req.options})
+        conts = {o: self.adapter.continuation_ids(prefix + o) for _, o in jobs}
         totals: dict[tuple[int, str], float] = {}
         for batch in _chunks(list(range(len(jobs))), self.batch_size):
-            feeds = [jobs[b][3][:-1] for b in batch]
+            feeds = [conts[jobs[b][1]][:-1] for b in batch]
             logprobs = None
             if any(feeds):
-                _, logprobs = extend(self.adapter, state, [jobs[b][1] for b in batch], feeds, all_logprobs=True)
+                _, logprobs = extend(self.adapter, state, [jobs[b][0] for b in batch], feeds, all_logprobs=True)
             for r, b in enumerate(batch):
-                k, row, option, cont = jobs[b]
-                total = float(first[row][cont[0]])
+                row, option = jobs[b]
+                cont = conts[option]
+                total = float(first[row, cont[0]])
                 for t in range(1, len(cont)):
                     assert logprobs is not None
                     total += float(logprobs[r, t - 1, cont[t]])
-                totals[(k, option)] = total
-        for k, node in enumerate(nodes):
-            for i in call.targets[node]:
-                options = call.requests[i].options
-                call.results[i].scores = [totals[(k, o)] for o in options]
-                call.results[i].scores_norm = [totals[(k, o)] / max(1, len(o.encode("utf-8"))) for o in options]
+                totals[(row, option)] = total
+        for req, row, res in zip(requests, rows, out, strict=True):
+            res.scores = [totals[(row, o)] for o in req.options]
+            res.scores_norm = [totals[(row, o)] / max(1, len(o.encode("utf-8"))) for o in req.options]
 
-    def _generate(self, call: _Call, nodes: list[tree.Node], state: KVState | None, rows: list[int]) -> None:
-        assert state is not None
-        replies = greedy(self.adapter, select(state, rows), self.max_new_tokens)
-        for node, ids in zip(nodes, replies, strict=True):
-            text = self.adapter.decode(ids)
-            for i in call.targets[node]:
-                call.results[i].text = text
+    def _generate(self, requests: list[ScoreRequest], state: KVState, rows: list[int], out: list[ScoreResult]) -> None:
+        unique = sorted(set(rows))
+        replies = greedy(self.adapter, select(state, unique), self.max_new_tokens)
+        texts = {row: self.adapter.decode(ids) for row, ids in zip(unique, replies, strict=True)}
+        for row, res in zip(rows, out, strict=True):
+            res.text = texts[row]

@@ -24,12 +24,12 @@ class Node:
     """One edge of the tree: its tokens and, once computed, their keys and values.
 
     `kv` is (layers, 2, kv_heads, len(tokens), head_dim) (keys and values stacked), `image` is
-    (len(tokens),) bool (True at image tokens, for attention hooks), `last` the logits after the
-    node's last token (kept only where a request ends), `offset` the path's position offset (a
-    family's M-RoPE images take fewer positions than tokens), `call` the scorer call that
-    computed it (-1: not computed)."""
+    (len(tokens),) bool (True at image tokens, for attention hooks), `offset` the path's position
+    offset (a family's M-RoPE images take fewer positions than tokens), `call` the scorer call
+    that computed it (-1: not computed). No logits are kept: a request is scored in the forward
+    that computes its last token."""
 
-    __slots__ = ("call", "children", "image", "kv", "last", "offset", "parent", "tokens")
+    __slots__ = ("call", "children", "image", "kv", "offset", "parent", "tokens")
 
     def __init__(self, parent: Node | None, tokens: tuple[int, ...]) -> None:
         self.parent = parent
@@ -37,7 +37,6 @@ class Node:
         self.children: dict[int, Node] = {}
         self.kv: torch.Tensor | None = None
         self.image: torch.Tensor | None = None
-        self.last: torch.Tensor | None = None
         self.offset = 0
         self.call = -1
 
@@ -114,17 +113,18 @@ def insert(top: Node, ids: Sequence[int]) -> tuple[Node, list[Node], bool]:
 
 
 def reopen(node: Node) -> Node:
-    """Make a computed node whose logits were not kept computable again, cheaply: its last token
-    becomes a node of its own, dropped so that the next compute runs (only) that token."""
+    """Make a computed node computable again, cheaply (a request ending there needs the logits
+    of its last token, which are not kept): its last token becomes a node of its own, dropped so
+    that the next compute runs only that token."""
     if len(node.tokens) > 1:
         split(node, len(node.tokens) - 1)
-    node.kv, node.image, node.last, node.call = None, None, None, -1
+    node.kv, node.image, node.call = None, None, -1
     return node
 
 
 def prune(top: Node, keep: set[Node]) -> bool:
-    """Drop every node that is not on the path to a node of `keep`, and the logits of kept nodes
-    outside `keep`. Returns whether anything is left under `top`."""
+    """Drop every node that is not on the path to a node of `keep`. Returns whether anything is
+    left under `top`."""
     marked: set[Node] = set()
     for node in keep:
         for above in node.path():
@@ -133,8 +133,6 @@ def prune(top: Node, keep: set[Node]) -> bool:
     while stack:
         node = stack.pop()
         node.children = {t: c for t, c in node.children.items() if c in marked}
-        if node not in keep:
-            node.last = None
         stack.extend(node.children.values())
     return bool(top.children)
 
@@ -146,7 +144,8 @@ def held_tokens(top: Node) -> int:
 
 def materialize(nodes: Sequence[Node], stats: TokenStats) -> KVState:
     """One right-padded batch holding each node's whole path (every path computed), each
-    segment copied once into place."""
+    segment copied once into place, to be extended by at least one token per row (its
+    `last_logits` are placeholders that the extension replaces)."""
     paths = [node.path() for node in nodes]
     lens = [sum(len(n.tokens) for n in path) for path in paths]
     width = max(lens)
@@ -167,11 +166,7 @@ def materialize(nodes: Sequence[Node], stats: TokenStats) -> KVState:
     real = torch.tensor(lens, device=device)
     mask = (torch.arange(width, device=device)[None, :] < real[:, None]).long()
     lengths = real + torch.tensor([path[0].offset for path in paths], device=device)
-    lasts = [n.last for n in nodes]
-    if all(t is not None for t in lasts):
-        last = torch.stack([t for t in lasts if t is not None])
-    else:  # only extended with at least one token each: the extension's logits replace these
-        last = torch.zeros((len(nodes), 1), device=device)
+    last = torch.zeros((len(nodes), 1), device=device)
     return KVState([(kv[:, i, 0], kv[:, i, 1]) for i in range(layers)], mask, lengths, last, stats, image)
 
 
