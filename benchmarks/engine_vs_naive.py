@@ -17,33 +17,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mmsy_dataset.engine import protocol
 from mmsy_dataset.engine.kv import TokenStats
 from mmsy_dataset.engine.naive import naive_run
 from mmsy_dataset.engine.runner import Engine
 from mmsy_dataset.predictions import ScoringMode
-from tests.engine.helpers import QUESTIONS, make_records, tiny_adapter
-
-
-def minimum_tokens(adapter, dialogues, mode: ScoringMode) -> int:  # type: ignore[no-untyped-def]
-    """Distinct (question, token-prefix) nodes over every sequence the protocol scores."""
-    trie: dict = {}
-    count = 0
-    for d in dialogues:
-        for r in range(len(d.turns)):
-            conv = protocol.conversation(d.record, d.answers[:r])
-            ids = adapter.encode(conv).input_ids
-            tails = [[]]
-            if mode is ScoringMode.OPTION:
-                tails = [adapter.continuation_ids(" " + o)[:-1] for o in d.record.options]
-            for tail in tails:
-                node = trie.setdefault(d.key, {})
-                for token in ids + tail:
-                    if token not in node:
-                        node[token] = {}
-                        count += 1
-                    node = node[token]
-    return count
+from tests.engine.helpers import QUESTIONS, make_records, minimum_tokens, tiny_adapter
 
 
 def main() -> None:
@@ -84,6 +62,7 @@ def main() -> None:
     print(f"tokens: minimum {minimum}; engine {engine.stats.tokens_real} real "
           f"({engine.stats.tokens_real / minimum:.2f}x), {engine.stats.tokens_padded} with padding; "
           f"naive {stats.real} ({stats.real / minimum:.2f}x)")
+    print(f"KV cache: at most {engine.stats.kv_peak_tokens} tokens held at once (prefix trees of a chunk)")
 
 
 if __name__ == "__main__":

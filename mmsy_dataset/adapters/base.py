@@ -158,7 +158,10 @@ class ModelAdapter(ABC):
     name: ClassVar[str] = ""
     model_types: ClassVar[tuple[str, ...]] = ()
     """`config.json` model_type values this adapter handles (auto-detection)."""
-    kv_sharing: ClassVar[str] = "shared-prefix"
+    kv_sharing: ClassVar[str] = (
+        "prefix tree: per question, every distinct token prefix's KV state is computed once "
+        "(round k extends round k-1); states no later round extends are released"
+    )
     """How round-1 work is reused across a question's requests (recorded in run.json stats)."""
 
     device: str

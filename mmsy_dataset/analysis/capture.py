@@ -1,12 +1,12 @@
 """Per-layer hidden states and attention rows at the answer position, through any local adapter.
 
 The adapters expose one forward primitive (`VLMAdapter.hidden_states`, the last layer only) and
-the engine's `BatchedScorer` reuses each question's image + round-1 prefix across requests.
+the engine's `BatchedScorer` keeps a prefix tree of KV states across requests.
 Rather than a second forward path per family, forward hooks on the language model's decoder
 layers record what the scorer's own forwards compute: each layer's output (the residual
 stream, before the final norm) and, with eager attention, the attention weights averaged over
-heads. `CapturingScorer` reads them for every request right after the forward that appended
-the request's suffix, at the request's last real token (the round-2 answer position).
+heads. `CapturingScorer` reads them for every request right after the forward that computed
+the request's last token, at that token (the round-2 answer position).
 """
 
 from __future__ import annotations
@@ -129,8 +129,8 @@ def use_eager_attention(adapter: VLMAdapter) -> None:
 class CapturingScorer(BatchedScorer):
     """The engine's scorer, also recording per request what `capture` saw at its answer position.
 
-    `BatchedScorer.run` extends a batch's suffixes and then hands that batch to the mode's
-    scorer: at that moment the hooks hold exactly that forward, so the rows are read there,
+    `BatchedScorer` hands the mode's scorer the rows of the requests that end in the forward it
+    has just run: at that moment the hooks hold exactly that forward, so the rows are read there,
     before option scoring runs further forwards."""
 
     def __init__(self, adapter: VLMAdapter, batch_size: int, capture: Capture) -> None:
@@ -150,19 +150,19 @@ class CapturingScorer(BatchedScorer):
             self.capture.active = False
         return results, [self.rows.pop(id(result)) for result in results]
 
-    def _letters(self, requests: list[ScoreRequest], state: KVState, out: list[ScoreResult]) -> None:
-        self._read(requests, state, out)
-        super()._letters(requests, state, out)
+    def _letters(self, requests: list[ScoreRequest], state: KVState, rows: list[int], out: list[ScoreResult]) -> None:
+        self._read(requests, state, rows, out)
+        super()._letters(requests, state, rows, out)
 
-    def _options(self, requests: list[ScoreRequest], state: KVState, out: list[ScoreResult]) -> None:
-        self._read(requests, state, out)
+    def _options(self, requests: list[ScoreRequest], state: KVState, rows: list[int], out: list[ScoreResult]) -> None:
+        self._read(requests, state, rows, out)
         was, self.capture.active = self.capture.active, False
         try:
-            super()._options(requests, state, out)
+            super()._options(requests, state, rows, out)
         finally:
             self.capture.active = was
 
-    def _read(self, requests: list[ScoreRequest], state: KVState, out: list[ScoreResult]) -> None:
+    def _read(self, requests: list[ScoreRequest], state: KVState, rows: list[int], out: list[ScoreResult]) -> None:
         if not self.capture.active:
             return
         cap = self.capture
@@ -171,14 +171,14 @@ class CapturingScorer(BatchedScorer):
             self.rows.update({id(result): Row() for result in out})
             return
         width = int(first.shape[1])
-        added = state.mask[:, -width:].sum(-1)
-        last = (added - 1).clamp(min=0).to(first.device)
-        rows = torch.arange(len(requests), device=first.device)
-        hidden = torch.stack([o[rows, last].float().cpu() for o in cap.outputs], 1) if cap.hidden else None  # type: ignore[index]
+        index = torch.tensor(rows, device=first.device)
+        added = state.mask[:, -width:].sum(-1).to(first.device)
+        last = (added[index] - 1).clamp(min=0)
+        hidden = torch.stack([o[index, last].float().cpu() for o in cap.outputs], 1) if cap.hidden else None  # type: ignore[index]
         ratio = mass = None
         if cap.attention:
-            attn = torch.stack([w[rows, last].cpu() for w in cap.weights], 1)  # type: ignore[index]
-            ratio, mass = self._image_shares(requests, state, attn, width)
+            attn = torch.stack([w[index, last].cpu() for w in cap.weights], 1)  # type: ignore[index]
+            ratio, mass = self._image_shares(requests, state, rows, attn, width)
         for i, result in enumerate(out):
             self.rows[id(result)] = Row(
                 hidden=None if hidden is None else hidden[i],
@@ -187,13 +187,14 @@ class CapturingScorer(BatchedScorer):
             )
 
     def _image_shares(
-        self, requests: list[ScoreRequest], state: KVState, attn: torch.Tensor, width: int
+        self, requests: list[ScoreRequest], state: KVState, rows: list[int], attn: torch.Tensor, width: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per row and layer: eq. 6's ratio and the image's total attention.
+        """Per request and layer: eq. 6's ratio and the image's total attention.
 
-        Key slots: the prefix's real tokens first (a prefill pads on the right), then the
-        prefix's padding, then the suffix; every image token lies in the prefix (`_plan` checks
-        that requests share the image), so its slot is its token index."""
+        Key slots: the path's real tokens first (a prefill pads on the right, a path from the
+        prefix tree is laid out compactly), then the padding, then the forward's new tokens;
+        every image token lies in the path (a tree's root holds the image, `engine.tree`), so its
+        slot is its token index."""
         mask = state.mask.cpu().bool()
         if attn.shape[-1] != mask.shape[1]:
             raise AnalysisError(f"attention covers {attn.shape[-1]} keys, the cache {mask.shape[1]}")
@@ -203,11 +204,11 @@ class CapturingScorer(BatchedScorer):
             positions = self._image_positions[id(request)]
             if not positions:
                 raise AnalysisError(f"request {request.group!r}: the adapter reports no image positions")
-            prefix_len = int(mask[i, :prefix_width].sum())
+            prefix_len = int(mask[rows[i], :prefix_width].sum())
             slots = torch.tensor([p if p < prefix_len else prefix_width + p - prefix_len for p in positions])
             image = torch.zeros(mask.shape[1], dtype=torch.bool)
             image[slots] = True
-            text = mask[i] & ~image
+            text = mask[rows[i]] & ~image
             a = attn[i]  # (layers, keys)
             image_sum = a[:, image].sum(-1)
             masses.append(image_sum)

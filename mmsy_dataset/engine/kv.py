@@ -128,6 +128,19 @@ def prefill(
     return KVState(_cache_layers(cache), mask, lengths, last, stats, image)
 
 
+def select(state: KVState, rows: Sequence[int]) -> KVState:
+    """The state of `rows` (in that order), copied out of `state` without a forward."""
+    index = torch.tensor(list(rows), dtype=torch.long, device=state.mask.device)
+    return KVState(
+        [(k.index_select(0, index), v.index_select(0, index)) for k, v in state.layers],
+        state.mask.index_select(0, index),
+        state.lengths.index_select(0, index),
+        state.last_logits.index_select(0, index),
+        state.stats,
+        state.image.index_select(0, index) if state.image is not None else None,
+    )
+
+
 @torch.no_grad()
 def extend(
     adapter: VLMAdapter,
@@ -143,15 +156,9 @@ def extend(
     allowed (the row is carried along, its last logits kept).
     """
     device = state.mask.device
-    if rows is None:
-        layers = state.layers
-        base_mask, base_len, base_last, base_image = state.mask, state.lengths, state.last_logits, state.image
-    else:
-        index = torch.tensor(list(rows), dtype=torch.long, device=device)
-        layers = [(k.index_select(0, index), v.index_select(0, index)) for k, v in state.layers]
-        base_mask, base_len = state.mask.index_select(0, index), state.lengths.index_select(0, index)
-        base_last = state.last_logits.index_select(0, index)
-        base_image = state.image.index_select(0, index) if state.image is not None else None
+    base = state if rows is None else select(state, rows)
+    layers = base.layers
+    base_mask, base_len, base_last, base_image = base.mask, base.lengths, base.last_logits, base.image
     ids, new_mask = _pad_right(suffixes, adapter.pad_token_id, adapter.device)
     new_mask = new_mask.to(device)
     positions = base_len[:, None] + new_mask.cumsum(-1) - 1

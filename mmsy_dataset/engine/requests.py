@@ -21,6 +21,9 @@ class ScoreRequest:
     letters: tuple[str, ...]
     options: tuple[str, ...]
     """Option texts in letter order (scored as continuations in `option` mode)."""
+    continued: bool = True
+    """Whether a later request may extend this conversation (the dialogue's next round): a local
+    scorer keeps this request's KV state until its next call only if so."""
 
 
 @dataclass

@@ -1,10 +1,12 @@
 """The engine: runs the protocol over records, chunk of questions by chunk of questions.
 
 For each chunk, round 1 is asked once per question (one request per question, whatever the
-number of tones, corrections and rounds built on it); its KV cache (image + round-1 prompt) is
-kept by a `BatchedScorer` for the chunk's lifetime and every push round of every record of the
-chunk only runs its suffix. Finished dialogues are handed to a sink as the chunk completes, so
-a killed run loses at most one chunk.
+number of tones, corrections and rounds built on it), then each push round of every dialogue
+still going. A `BatchedScorer` lives for the chunk and keeps a prefix tree of KV states per
+question, so every round only runs the tokens no earlier request had; each request says whether
+its dialogue continues (`ScoreRequest.continued`), so the states of finished dialogues are
+released round by round. Finished dialogues are handed to a sink as the chunk completes, so a
+killed run loses at most one chunk.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class EngineStats:
     tokens_padded: int = 0
     forwards: int = 0
     prefix_fallbacks: int = 0
+    kv_peak_tokens: int = 0
+    """The most tokens whose KV states one chunk's prefix trees held at once (0: no local cache)."""
     extraction: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
@@ -133,7 +137,10 @@ class Engine:
     def _run_chunk(self, chunk: dict[str, list[QuestionRecord]]) -> list[Dialogue]:
         scorer = self.adapter.make_scorer(self.batch_size, self.max_new_tokens)
         firsts = [records[0] for records in chunk.values()]
-        round1 = self._score(scorer, list(chunk), firsts, [protocol.round1_conversation(r) for r in firsts])
+        pushed = [any(protocol.pushes(r) for r in records) for records in chunk.values()]
+        round1 = self._score(
+            scorer, list(chunk), firsts, [protocol.round1_conversation(r) for r in firsts], pushed
+        )
         dialogues: list[Dialogue] = []
         for (key, records), result in zip(chunk.items(), round1, strict=True):
             for record in records:
@@ -145,7 +152,9 @@ class Engine:
         while active:
             convs = [protocol.conversation(d.record, d.answers, self.prompt_baseline) for d in active]
             keys = [d.key for d in active]
-            results = self._score(scorer, keys, [d.record for d in active], convs)
+            # A dialogue with a push left continues: its state is kept for the next round.
+            more = [len(protocol.pushes(d.record)) >= round_ for d in active]
+            results = self._score(scorer, keys, [d.record for d in active], convs, more)
             for d, result in zip(active, results, strict=True):
                 turn = self._turn(round_, d.record, result)
                 d.turns.append(turn)
@@ -159,6 +168,7 @@ class Engine:
         self.stats.tokens_padded += scorer.stats.padded
         self.stats.forwards += scorer.stats.forwards
         self.stats.prefix_fallbacks += scorer.fallbacks
+        self.stats.kv_peak_tokens = max(self.stats.kv_peak_tokens, int(getattr(scorer, "peak_tokens", 0)))
         return dialogues
 
     def _score(
@@ -167,10 +177,11 @@ class Engine:
         keys: list[str],
         records: list[QuestionRecord],
         convs: list[Any],
+        continued: list[bool],
     ) -> list[ScoreResult]:
         requests = [
-            ScoreRequest(key, r.image, conv, r.letters(), tuple(r.options))
-            for key, r, conv in zip(keys, records, convs, strict=True)
+            ScoreRequest(key, r.image, conv, r.letters(), tuple(r.options), more)
+            for key, r, conv, more in zip(keys, records, convs, continued, strict=True)
         ]
         self.stats.requests += len(requests)
         return scorer.run(requests, self.mode.value)

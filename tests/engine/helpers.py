@@ -8,6 +8,8 @@ from functools import lru_cache
 
 from PIL import Image
 
+from mmsy_dataset.engine import protocol
+from mmsy_dataset.predictions import ScoringMode
 from mmsy_dataset.schemas import (
     CorrectionWithAnswerRecord,
     CorrectionWithoutAnswerRecord,
@@ -90,6 +92,28 @@ def make_records(n_questions: int = 4, rounds: int = 3) -> list[QuestionRecord]:
                 push_letter=wrong, push_option=options[(answer + 1) % len(options)],
             ))
     return records
+
+
+def minimum_tokens(adapter, dialogues, mode: ScoringMode) -> int:  # type: ignore[no-untyped-def]
+    """Distinct (question, token-prefix) nodes over every sequence the protocol scores: the tokens
+    a perfect prefix cache would run (option mode: each option's continuation but its last token)."""
+    trie: dict = {}
+    count = 0
+    for d in dialogues:
+        for r in range(len(d.turns)):
+            conv = protocol.conversation(d.record, d.answers[:r])
+            ids = adapter.encode(conv).input_ids
+            tails: list[list[int]] = [[]]
+            if mode is ScoringMode.OPTION:
+                tails = [adapter.continuation_ids(adapter.answer_prefix() + o)[:-1] for o in d.record.options]
+            for tail in tails:
+                node = trie.setdefault(d.key, {})
+                for token in ids + tail:
+                    if token not in node:
+                        node[token] = {}
+                        count += 1
+                    node = node[token]
+    return count
 
 
 @lru_cache(maxsize=1)
