@@ -182,6 +182,11 @@ def render(rows: dict[str, dict[str, Any]], amplification: dict[str, Any], sweep
     if sweep_plot:
         lines += ["Figure 7 shape: the λ sweep per layer range.", "", f"![lambda sweep]({sweep_plot})", ""]
     lines += ["## Which of the paper's findings hold on this model", "", *findings(rows, amplification), ""]
+    lines += [
+        "Where a finding does not hold, or holds for another reason than the paper's, the method's README says",
+        "what we think causes it (`prompt/`, `sft/`, `dpo/`, `amplification/` beside this file).",
+        "",
+    ]
     return "\n".join(lines)
 
 
