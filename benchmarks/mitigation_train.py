@@ -1,7 +1,7 @@
 """Time of the reference model's SFT and DPO mitigation runs (baselines/sft, baselines/dpo).
 
-    python benchmarks/mitigation_train.py --dataset /work/artifacts/mmsy-data [--steps 4] [--threads 1,2]
-        [--runs /work/artifacts/models/ref-sft /work/artifacts/models/ref-dpo] [--json OUT.json]
+    python benchmarks/mitigation_train.py --dataset mmsy-data [--steps 4] [--threads 1,2]
+        [--runs runs/ref-sft runs/ref-dpo] [--json OUT.json]
 
 Part 1 trains each recipe for a few optimiser steps with every thread count asked for and
 reports rows per second and the full run's projected minutes (rows / speed). Part 2 reads the
