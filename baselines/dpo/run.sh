@@ -9,18 +9,4 @@
 # (several GPUs: LAUNCH="accelerate launch --config_file baselines/sft/accelerate_fsdp.yaml -m").
 # Writes WORK/results/dpo.json: Table 2's "+DPO" row with CIs and the paired test against the base.
 set -euo pipefail
-DATA=${1:-mmsy-data}
-WORK=${2:-mitigation-runs}
-CONFIG=${3:-baselines/dpo/reference.json}
-MODE=${MODE:-option}
-EVAL_ARGS=${EVAL_ARGS:---device cpu --batch-size 32}
-LAUNCH=${LAUNCH:-python -m}
-BASE=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['model'])" "$CONFIG")
-
-$LAUNCH mmsy_dataset.cli train dpo --config "$CONFIG" --dataset "$DATA" --out "$WORK/models/dpo"
-python -m mmsy_dataset.cli eval --model "$BASE" --mode "$MODE" --dataset "$DATA" --out "$WORK/evals/base" $EVAL_ARGS
-python -m mmsy_dataset.cli eval --model "$WORK/models/dpo" --mode "$MODE" --dataset "$DATA" --out "$WORK/evals/dpo" $EVAL_ARGS
-python -m mmsy_dataset.cli compare "$WORK/evals/base/predictions.jsonl" "$WORK/evals/dpo/predictions.jsonl" \
-    --out "$WORK/evals/dpo/compare.json"
-python -m mmsy_dataset.mitigation.results --row "+DPO" --run "$WORK/evals/dpo" \
-    --compare "$WORK/evals/dpo/compare.json" --out "$WORK/results/dpo.json"
+exec bash "$(dirname "$0")/../trained_row.sh" dpo "+DPO" "$@"
