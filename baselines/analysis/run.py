@@ -65,10 +65,11 @@ def main() -> None:
     results: dict = {"dataset": args.dataset, "mode": "option", "models": {}}  # type: ignore[type-arg]
     for label, path, spec in models:
         run = args.work / "eval" / label
-        if not (run / "metrics.json").is_file():  # a finished run in --work is reused
-            code = mmsy(["eval", "--model", path, "--dataset", args.dataset, "--out", str(run), "--mode", "option",
-                         "--batch-size", "32", "--no-progress", *(["--amplify", spec] if spec else [])])
-            assert code == 0, f"eval of {label} failed"
+        # A finished run of the same model and settings resumes with nothing left to do; `mmsy eval`
+        # refuses a folder that holds another model's run.
+        code = mmsy(["eval", "--model", path, "--dataset", args.dataset, "--out", str(run), "--mode", "option",
+                     "--batch-size", "32", "--no-progress", *(["--amplify", spec] if spec else [])])
+        assert code == 0, f"eval of {label} failed"
         metrics = json.loads((run / "metrics.json").read_text())
         results["models"][label] = {
             "path": path,
