@@ -6,7 +6,7 @@ import json
 import pytest
 from rich.console import Console
 
-from mmsy_dataset.cli_eval import main
+from mmsy_dataset.cli import main
 from mmsy_dataset.engine.config import EvalConfig
 from mmsy_dataset.engine.merge import MergeError, merge_runs
 from mmsy_dataset.engine.run import run_eval
