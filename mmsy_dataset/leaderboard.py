@@ -14,7 +14,6 @@ untrusted input.
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
 from pathlib import Path
@@ -509,12 +508,3 @@ def render_html(board: dict[str, Any]) -> str:
 <script>{_JS}</script>
 </body></html>
 """
-
-
-def cli_build(args: argparse.Namespace) -> int:
-    """`mmsy leaderboard build DIR --out OUT [--dataset DIR]`."""
-    board = build_leaderboard(args.dir, args.out, args.dataset, n_bootstrap=args.bootstrap, seed=args.seed)
-    print(f"{args.out}: {len(board['entries'])} entr(y/ies), {len(board['rejected'])} rejected")
-    for r in board["rejected"]:
-        print(f"  rejected {r['file']}: " + "; ".join(r["problems"][:5]))
-    return 0

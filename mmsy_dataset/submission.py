@@ -9,7 +9,6 @@ wants the whole list, each problem naming the record and the field.
 
 from __future__ import annotations
 
-import argparse
 import json
 from enum import StrEnum
 from pathlib import Path
@@ -262,15 +261,3 @@ def load_submission(path: str | Path, index: DatasetIndex | None = None, max_byt
     if submission is None:
         raise SubmissionError(path, problems)
     return submission
-
-
-def cli_validate(args: argparse.Namespace) -> int:
-    """`mmsy submission validate FILE --dataset DIR`: print every problem; exit 1 if any."""
-    problems = validate_submission_file(args.file, args.dataset, args.max_bytes)
-    for problem in problems:
-        print(f"{args.file}: {problem}")
-    if problems:
-        print(f"{args.file}: INVALID, {len(problems)} problem(s)")
-        return 1
-    print(f"{args.file}: valid")
-    return 0

@@ -66,3 +66,31 @@ def _exit_code(argv: list[str]) -> int | str | None:
         return main(argv)
     except SystemExit as stop:
         return stop.code
+
+
+def test_help_imports_no_heavy_library() -> None:
+    """`mmsy --help` and every command's parser load without torch, transformers or the Hub client:
+    command modules import those inside their handlers, so the help is instant and a missing
+    optional stack fails only the command that needs it. A fresh interpreter, since pytest's
+    own process may already hold them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from mmsy_dataset.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
+        "heavy = sorted(m for m in ('torch', 'transformers', 'huggingface_hub', 'trl', 'peft') if m in sys.modules)\n"
+        "print('heavy:', heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "usage: mmsy" in done.stdout and "heavy: []" in done.stdout
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    """`python -m mmsy_dataset.cli` (the form the baseline scripts and `accelerate launch -m` use)
+    is the `mmsy` command, exit status included."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "mmsy_dataset.cli", "score"], capture_output=True, text=True)
+    assert done.returncode == 2 and "usage: mmsy score" in done.stderr

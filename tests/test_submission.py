@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
-from mmsy_dataset.cli_scoring import add_commands
+from mmsy_dataset.cli import parser
 from mmsy_dataset.scoring.dataset_index import load_dataset_index
 from mmsy_dataset.submission import SubmissionError, load_submission, validate_submission_file
 from tests.scoring.helpers import dataset_predictions, submission_dict, write_dataset
@@ -96,8 +95,7 @@ def test_size_limit_and_broken_json(tmp_path: Path, dataset: Path) -> None:
 
 
 def test_cli_validate_exit_status(tmp_path: Path, dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    root = argparse.ArgumentParser()
-    add_commands(root.add_subparsers(dest="command"))
+    root = parser()
     good = _write(tmp_path, submission_dict(dataset_predictions(right={"q1"}, gives_in=set())), "good.json")
     args = root.parse_args(["submission", "validate", str(good), "--dataset", str(dataset)])
     assert args.handler(args) == 0

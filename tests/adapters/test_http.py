@@ -121,7 +121,7 @@ def test_option_mode_stops_when_the_server_changes_shape_mid_run(tmp_path, capsy
 
 
 def test_run_json_records_what_the_server_reports(tmp_path):
-    from mmsy_dataset.cli_eval import main
+    from mmsy_dataset.cli import main
 
     data, out = tmp_path / "data", tmp_path / "out"
     write_dataset(data, make_records(n_questions=1, rounds=1))
@@ -184,7 +184,7 @@ def test_concurrency_is_bounded():
 
 @pytest.mark.slow
 def test_cli_run_reads_key_from_env_and_never_writes_it(tmp_path, monkeypatch, capsys):
-    from mmsy_dataset.cli_eval import main
+    from mmsy_dataset.cli import main
 
     data, out = tmp_path / "data", tmp_path / "out"
     write_dataset(data, make_records(n_questions=2, rounds=1))

@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from mmsy_dataset.cli_eval import add_commands, config_from_args, main
+from mmsy_dataset.cli import main
+from mmsy_dataset.cli.eval import add_commands, config_from_args
 from tests.engine.helpers import make_records, save_tiny, write_dataset
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mmsy_dataset.cli_eval import main
+from mmsy_dataset.cli import main
 from tests.engine.helpers import make_records, save_tiny, write_dataset
 
 # The child runs the real CLI, one question per chunk, and SIGKILLs itself once its third
@@ -26,7 +26,7 @@ def append_then_die(self, *a):
     if len(written) == {KILLED_AFTER}:
         os.kill(os.getpid(), signal.SIGKILL)
 outputs.RunFolder.append = append_then_die
-from mmsy_dataset.cli_eval import main
+from mmsy_dataset.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 

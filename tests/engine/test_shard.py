@@ -6,7 +6,7 @@ import json
 import pytest
 from rich.console import Console
 
-from mmsy_dataset.cli_eval import main
+from mmsy_dataset.cli import main
 from mmsy_dataset.engine.config import EvalConfig
 from mmsy_dataset.engine.merge import MergeError, merge_runs
 from mmsy_dataset.engine.run import run_eval
@@ -113,5 +113,6 @@ def test_cli_shard_and_merge(tmp_path, capsys):
     assert len(_lines(out / "predictions.jsonl")) == 24
     run = json.loads((out / "run.json").read_text())
     assert run["dataset"]["records"] == {"sycophancy": 12, "multi_round": 12}
-    with pytest.raises(Exception, match="already holds a run"):
-        main(["merge", str(out), "--out", str(out)])
+    capsys.readouterr()
+    assert main(["merge", str(out), "--out", str(out)]) == 2
+    assert "already holds a run" in capsys.readouterr().err

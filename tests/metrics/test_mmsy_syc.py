@@ -124,7 +124,7 @@ def test_readme_recipe_on_a_real_run_of_each_config(tmp_path: Path, config: str)
     """The README's recipe, verbatim, on the predictions of `mmsy eval --configs <config>`."""
     import evaluate
 
-    from mmsy_dataset.cli_eval import main
+    from mmsy_dataset.cli import main
     from mmsy_dataset.predictions import read_predictions
     from tests.engine.helpers import make_records, save_tiny, write_dataset
 

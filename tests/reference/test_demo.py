@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mmsy_dataset.cli import parser
-from mmsy_dataset.cli_demo import demo_build_config, reusable
+from mmsy_dataset.demo import demo_build_config, reusable
 from mmsy_dataset.tasks import BENCHMARK_CONFIGS
 
 
@@ -30,7 +30,7 @@ def test_reuse_needs_a_matching_manifest(tmp_path: Path) -> None:
 def test_a_full_build_serves_the_demo_and_has_the_same_benchmark(tmp_path: Path) -> None:
     """`mmsy build` with every config writes the very benchmark files a benchmark-only build writes,
     so the demo reuses it; a build with another seed is neither reused nor overwritten."""
-    from mmsy_dataset.cli_demo import same_benchmark
+    from mmsy_dataset.demo import same_benchmark
     from mmsy_dataset.hub.manifest import read_manifest
     from mmsy_dataset.tasks import CONFIGS
     from tests.helpers import build_small, small_config
@@ -52,7 +52,7 @@ def test_demo_keeps_a_folder_it_cannot_reuse(tmp_path: Path) -> None:
     import pytest
     from rich.console import Console
 
-    from mmsy_dataset.cli_demo import ensure_dataset
+    from mmsy_dataset.demo import ensure_dataset
 
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError, match="--rebuild"):

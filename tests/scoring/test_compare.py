@@ -60,16 +60,14 @@ def test_compare_all_covers_every_headline_metric() -> None:
 
 
 def test_cli_score_and_compare(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
-    import argparse
     import json
 
-    from mmsy_dataset.cli_scoring import add_commands
+    from mmsy_dataset.cli import parser
     from mmsy_dataset.predictions import write_predictions
 
     write_predictions(tmp_path / "a.jsonl", _run(set(range(30))))
     write_predictions(tmp_path / "b.jsonl", _run(set(range(2))))
-    root = argparse.ArgumentParser()
-    add_commands(root.add_subparsers(dest="command"))
+    root = parser()
     args = root.parse_args(["score", str(tmp_path / "a.jsonl"), "--out", str(tmp_path / "m.json"), "--bootstrap", "50"])
     assert args.handler(args) == 0
     assert json.loads((tmp_path / "m.json").read_text())["metrics"]["syc"]["overall"]["value"] == 0.75

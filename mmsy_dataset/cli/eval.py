@@ -1,8 +1,8 @@
-"""`mmsy eval` and `mmsy merge`. The lead's `cli.py` calls `add_commands(subparsers)`.
+"""`mmsy eval`: the MM-SY protocol on one VLM, local or behind an HTTP API.
 
 mmsy eval --model llava-hf/llava-1.5-7b-hf --dataset ./mmsy --out runs/llava --mode letter
 mmsy eval --model llava-hf/llava-1.5-7b-hf --dataset ./mmsy --out runs/llava --shard 0/4   # ... 3/4
-mmsy merge runs/llava --out runs/llava
+mmsy merge runs/llava --out runs/llava     # see cli/merge.py
 mmsy eval --model llava-hf/llava-1.5-7b-hf --dataset ./mmsy --out runs/llava-amp --amplify 16-32:0.9
 mmsy eval --api-base http://localhost:8000/v1 --api-model Qwen/Qwen2-VL-2B-Instruct --dataset ./mmsy \
     --out runs/qwen-api --mode text
@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mmsy_dataset.tasks import BENCHMARK_CONFIGS
+
+if TYPE_CHECKING:
+    from mmsy_dataset.engine.config import EvalConfig
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -121,26 +125,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     api.add_argument("--top-logprobs", type=int, default=20, help="letter mode: alternatives per position")
     p.set_defaults(handler=run_eval_command)
 
-    m = subparsers.add_parser(
-        "merge",
-        help="merge the shard folders of a `mmsy eval --shard` run into one run folder",
-        description="Check that the shards come from one model, one set of settings and one dataset version, "
-        "that shards 0..N-1 are all there once and finished, then write predictions and transcripts in dataset "
-        "order and recompute metrics and plots.",
-    )
-    m.add_argument(
-        "shards",
-        nargs="+",
-        type=Path,
-        metavar="SHARD_DIR",
-        help="shard folders, or the --out folder holding shard-I-of-N subfolders",
-    )
-    m.add_argument("--out", required=True, type=Path, help="folder of the merged run")
-    m.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
-    m.set_defaults(handler=run_merge_command)
 
-
-def config_from_args(args: argparse.Namespace) -> object:
+def config_from_args(args: argparse.Namespace) -> EvalConfig:
+    """The run's settings from the flags; a contradictory combination is a one-line `MmsyError`."""
     from mmsy_dataset.engine.config import AmplifySettings, ApiSettings, EvalConfig
     from mmsy_dataset.engine.shard import Shard
     from mmsy_dataset.errors import MmsyError
@@ -197,31 +184,9 @@ def config_from_args(args: argparse.Namespace) -> object:
 
 def run_eval_command(args: argparse.Namespace) -> int:
     """Run `mmsy eval`; errors of the `MmsyError` family are for the CLI to print."""
-    from mmsy_dataset.engine.config import EvalConfig
     from mmsy_dataset.engine.run import run_eval
 
     config = config_from_args(args)
-    assert isinstance(config, EvalConfig)
     result = run_eval(config)
     print(f"wrote {result.folder.out}")
     return 0
-
-
-def run_merge_command(args: argparse.Namespace) -> int:
-    from mmsy_dataset.engine.merge import merge_runs
-
-    out = merge_runs(args.shards, args.out, overwrite=args.overwrite)
-    print(f"wrote {out}")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (`python -m mmsy_dataset.cli_eval eval ...`) until the lead wires it in."""
-    parser = argparse.ArgumentParser(prog="mmsy")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,8 +1,7 @@
-"""Subcommands that put things on the Hugging Face Hub: `publish dataset|metric|leaderboard`.
+"""`mmsy publish dataset|metric|leaderboard`: put the dataset or a Space on the Hugging Face Hub.
 
-Registered by the main CLI through `add_commands(subparsers)`. Each builds a plan first
-(`mmsy_dataset.hub.publish`): `--dry-run` prints it and stops, the real run checks the token
-and executes it. The token is never an argument: it comes from `HF_TOKEN` or `hf auth login`.
+Each builds a plan first (`mmsy_dataset.hub.publish`): `--dry-run` prints it and stops, the real
+run checks the token and executes it. The token is never an argument: it comes from `HF_TOKEN` or `hf auth login`.
 """
 
 from __future__ import annotations
@@ -47,52 +46,6 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(handler=run_publish_leaderboard)
-
-
-def add_submission_create(sub: Any) -> None:
-    """`mmsy submission create`, added under the `submission` command of `cli_scoring`."""
-    from mmsy_dataset.submission import Mitigation
-
-    p = sub.add_parser("create", help="turn a finished (or merged) `mmsy eval` run folder into a submission file")
-    p.add_argument("run", type=Path, help="the --out folder of `mmsy eval` or `mmsy merge`")
-    p.add_argument("--name", required=True, help="model name shown on the leaderboard")
-    p.add_argument("--out", type=Path, required=True, help="submission JSON file to write")
-    p.add_argument(
-        "--mitigation",
-        choices=[m.value for m in Mitigation],
-        help="default: prompt if the run used --prompt-baseline, else none",
-    )
-    p.add_argument("--details", help="mitigation details: the prompt, the SFT/DPO checkpoint, layers and lambda, ...")
-    p.add_argument("--submitted-by", help="contact or team")
-    p.add_argument("--revision", help="Hub revision of the weights (when the run could not record one)")
-    p.add_argument("--parameters", type=int, help="parameter count (when the model is not a local safetensors folder)")
-    p.add_argument("--dataset", type=Path, help="dataset folder to check the records against (default: the run's)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    p.set_defaults(handler=run_submission_create)
-
-
-def run_submission_create(args: argparse.Namespace) -> int:
-    from mmsy_dataset.submission_create import create_submission
-
-    created = create_submission(
-        args.run,
-        args.out,
-        args.name,
-        dataset=args.dataset,
-        overwrite=args.overwrite,
-        mitigation=args.mitigation,
-        details=args.details,
-        submitted_by=args.submitted_by,
-        revision=args.revision,
-        parameters=args.parameters,
-    )
-    against = (
-        f"checked against the dataset at {created.checked_against_dataset}"
-        if created.checked_against_dataset
-        else "records not checked against a dataset folder (pass --dataset to check them)"
-    )
-    print(f"{created.path}: valid submission of {created.n_predictions:,} predictions, {against}")
-    return 0
 
 
 def _token(args: argparse.Namespace) -> str | None:

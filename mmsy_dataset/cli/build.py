@@ -1,31 +1,15 @@
-"""The `mmsy` command line. Thin: parse, call the library, print; errors without tracebacks."""
+"""`mmsy build`: a versioned MM-SY dataset folder in the Hugging Face Hub layout."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from rich.console import Console
 
-from mmsy_dataset.errors import MmsyError
 from mmsy_dataset.tasks import CONFIGS, TASKS, parse_task
-
-#: Modules that add their own subcommands with `add_commands(subparsers)`.
-COMMAND_MODULES = (
-    "mmsy_dataset.cli_scoring",
-    "mmsy_dataset.cli_eval",
-    "mmsy_dataset.cli_demo",
-    "mmsy_dataset.cli_publish",
-    "mmsy_dataset.cli_analyze",
-    "mmsy_dataset.cli_train",
-)
-
-Handler = Callable[[argparse.Namespace], int]
 
 
 def _csv(kind: str, known: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
@@ -39,7 +23,7 @@ def _csv(kind: str, known: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
     return parse
 
 
-def add_build(subparsers: Any) -> None:
+def add_commands(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "build",
         help="build a versioned MM-SY dataset folder in the Hugging Face Hub layout",
@@ -111,76 +95,3 @@ def run_build(args: argparse.Namespace) -> int:
         f"{result.size_bytes / 2**20:.1f} MiB, {result.seconds:.1f} s, checksum {result.checksum[:16]}…"
     )
     return 0
-
-
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="mmsy", description="MM-SY: sycophancy benchmark for VLMs.")
-    root.add_argument("--debug", action="store_true", help="show tracebacks")
-    subparsers = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_build(subparsers)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name == name:
-                continue
-            raise
-        module.add_commands(subparsers)
-    return root
-
-
-def _validation_message(error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        loc = ".".join(str(p) for p in item["loc"])
-        msg = item["msg"].removeprefix("Value error, ")
-        lines.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(lines)
-
-
-def error_message(error: BaseException) -> str:
-    """The user-facing text of an error: the file first for OS errors, the bare message for
-    KeyError (whose str() is a repr), the field for pydantic errors."""
-    if isinstance(error, ValidationError):
-        return _validation_message(error)
-    if isinstance(error, OSError) and error.filename is not None and not isinstance(error, MmsyError):
-        target = f" -> {error.filename2}" if error.filename2 else ""
-        return f"{error.filename}{target}: {error.strerror or error}"
-    if isinstance(error, KeyError) and error.args:
-        return str(error.args[0])
-    if isinstance(error, ImportError) and not isinstance(error, MmsyError):
-        return f"{error} (a package is missing: install it, or the extra that provides it)"
-    return str(error) or type(error).__name__
-
-
-def print_error(message: str) -> None:
-    """Each line of `message` on stderr as it is: never wrapped (a script greps a long path
-    whole), never read as markup."""
-    for line in message.splitlines() or [""]:
-        sys.stderr.write(f"error: {line}\n")
-    sys.stderr.flush()
-
-
-#: What a user's input can raise (a bad file, path, flag or checkpoint); printed as lines, exit 2.
-USER_ERRORS = (MmsyError, ValidationError, ValueError, OSError, KeyError, ImportError, RuntimeError)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from mmsy_dataset.threads import prefer_passive_wait
-
-    prefer_passive_wait()  # before anything imports torch
-    args = parser().parse_args(argv)
-    try:
-        return int(args.handler(args) or 0)
-    except USER_ERRORS as error:
-        if args.debug:
-            raise
-        print_error(error_message(error))
-        return 2
-    except KeyboardInterrupt:
-        Console(stderr=True).print("[yellow]interrupted[/yellow]")
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,38 +1,27 @@
-"""`mmsy demo`: the whole benchmark on a laptop CPU, without a download.
+"""The demo: the whole benchmark on a laptop CPU, without a download.
 
-Builds (or reuses) the synthetic MM-SY benchmark configs, evaluates the committed reference
-model on them in `option` mode with the evaluation engine, prints the results table and where
-the report (metrics, plots, transcripts) is. A second run reuses the dataset and resumes or
-reuses the evaluation, so it is the quickest way to look at the outputs again.
+Builds (or reuses) the synthetic MM-SY benchmark configs and evaluates the committed reference
+model on them in `option` mode with the evaluation engine. A second run reuses the dataset and
+resumes or reuses the evaluation, so it is the quickest way to look at the outputs again.
+`mmsy demo` (mmsy_dataset/cli/demo.py) parses the flags and prints; the work is here.
 """
 
 from __future__ import annotations
 
-import argparse
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mmsy_dataset.tasks import BENCHMARK_CONFIGS
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "demo",
-        help="build the synthetic benchmark and evaluate the bundled reference model on it (CPU, offline)",
-        description="Build (or reuse) the synthetic MM-SY benchmark, evaluate the committed reference model "
-        "(a small LLaVA trained on the synthetic world) in option mode, and print its sycophancy.",
-    )
-    p.add_argument("--data", type=Path, default=Path("mmsy-data"), help="dataset folder (default: mmsy-data)")
-    p.add_argument("--out", type=Path, default=Path("mmsy-demo-run"), help="report folder (default: mmsy-demo-run)")
-    p.add_argument("--model", type=Path, default=None, help="model folder (default: the committed reference model)")
-    p.add_argument("--limit", type=int, default=None, help="at most N records per config (a quicker look)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the cores available)")
-    p.add_argument("--rebuild", action="store_true", help="rebuild the dataset even if a matching one exists")
-    p.add_argument("--overwrite", action="store_true", help="redo the evaluation instead of resuming it")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(handler=run_demo)
+@dataclass(frozen=True)
+class DemoResult:
+    """Where the report is and how long the whole demo took (build included)."""
+
+    out: Path
+    seconds: float
 
 
 def demo_build_config() -> Any:
@@ -68,6 +57,8 @@ def reusable(folder: Path, config: Any) -> bool:
 
 
 def ensure_dataset(folder: Path, rebuild: bool, console: Any) -> Path:
+    """The demo's dataset in `folder`: reused when it matches, built when the folder is empty or
+    `rebuild` is set; a folder holding anything else is never overwritten without `rebuild`."""
     from mmsy_dataset.build import build_dataset
 
     config = demo_build_config()
@@ -86,55 +77,51 @@ def ensure_dataset(folder: Path, rebuild: bool, console: Any) -> Path:
     return folder
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
+def run_demo(
+    data: Path,
+    out: Path,
+    *,
+    console: Any,
+    model: Path | None = None,
+    limit: int | None = None,
+    batch_size: int = 32,
+    threads: int | None = None,
+    rebuild: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> DemoResult:
+    """Build or reuse the benchmark in `data`, evaluate `model` (default: the committed reference
+    model) on CPU in option mode into `out`. `overwrite` redoes the evaluation instead of resuming it."""
     from mmsy_dataset.engine.config import EvalConfig
     from mmsy_dataset.engine.run import run_eval
     from mmsy_dataset.reference import WEIGHTS_DIR
 
-    console = Console(stderr=True)
     started = time.perf_counter()
-    model = args.model or WEIGHTS_DIR
+    model = model or WEIGHTS_DIR
     if not (model / "model.safetensors").exists():
         raise FileNotFoundError(f"no model weights in {model}")
-    data = ensure_dataset(args.data, args.rebuild, console)
+    ensure_dataset(data, rebuild, console)
     config = EvalConfig(
         model=str(model),
         adapter="llava",
         dataset=str(data),
-        out=args.out,
+        out=out,
         configs=list(BENCHMARK_CONFIGS),
-        limit=args.limit,
+        limit=limit,
         mode="option",
         option_choice="sum",
-        batch_size=args.batch_size,
+        batch_size=batch_size,
         device="cpu",
         dtype="float32",
-        overwrite=args.overwrite,
-        progress=not args.no_progress,
-        threads=args.threads,
+        overwrite=overwrite,
+        progress=progress,
+        threads=threads,
     )
     result = run_eval(config, console=console)
-    out = result.folder.out
-    minutes = (time.perf_counter() - started) / 60
-    console.print(f"\n[bold]Report[/] in {out}/ ({minutes:.1f} min in all):")
-    console.print(_report_grid(out))
-    return 0
+    return DemoResult(out=result.folder.out, seconds=time.perf_counter() - started)
 
 
-def _report_grid(out: Path) -> Any:
-    from rich.table import Table
-
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(no_wrap=True)
-    grid.add_column()
-    for name, what in _report_files(out):
-        grid.add_row(f"  {name}", what)
-    return grid
-
-
-def _report_files(out: Path) -> list[tuple[str, str]]:
+def report_files(out: Path) -> list[tuple[str, str]]:
     """The report's files that exist, with what each holds."""
     described = [
         ("metrics.json", "Acc@R1, Syc, Cor w/ and w/o answer per task, tone and overall, with CIs"),
