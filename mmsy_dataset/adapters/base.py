@@ -3,8 +3,7 @@
 An adapter owns everything family-specific (chat format, image placeholders, pixel inputs,
 where the decoder and the LM head are) and exposes token-level primitives. The engine owns
 everything protocol- and efficiency-specific (which conversations, batching, KV reuse).
-The batched request methods (`label_logprobs`, `loglikelihood`, `generate_until`) mirror
-lm-evaluation-harness's model interface, but accept images and share prefixes.
+Adapters import only the dependency-free `mmsy_dataset.api` layer, never the engine.
 """
 
 from __future__ import annotations
@@ -15,48 +14,23 @@ import os
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from mmsy_dataset.engine.conversation import Conversation, Message
+from mmsy_dataset.api.conversation import Conversation, Message
+from mmsy_dataset.api.prompts import CHAT_FORMATS, DType, EncodedPrompt, LoadOptions
+from mmsy_dataset.api.requests import ScoreRequest
+from mmsy_dataset.api.scorer import Scorer
+from mmsy_dataset.api.weights import weights_fingerprint
 
 if TYPE_CHECKING:
     import torch
 
-    from mmsy_dataset.engine.kv import TokenStats
-    from mmsy_dataset.engine.requests import ScoreRequest, ScoreResult
-
-DType = Literal["auto", "float32", "float16", "bfloat16"]
-ChatFormat = Literal["auto", "template", "family"]
-"""How rounds are rendered: `template` (the checkpoint's chat template), `family` (the
-adapter's built-in format, e.g. the paper's LLaVA-1.5 conversation), `auto` (the template when
-the checkpoint has one, else the family's)."""
-CHAT_FORMATS: tuple[str, ...] = ("auto", "template", "family")
 #: The spellings a reply may start a label with (docs/engine.md, letter mode), `{}` the letter.
 LABEL_SPELLINGS = (" {}", "{}", " ({}", "({}")
 #: Stands for an answer when the answer prefix is read off the chat format.
 _ANSWER_MARK = "MMSYANSWERMARK"
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """How to load weights. `trust_remote_code` stays False unless the user passes the flag."""
-
-    device: str = "auto"
-    dtype: DType = "auto"
-    trust_remote_code: bool = False
-    chat_format: ChatFormat = "auto"
-
-
-@dataclass(frozen=True)
-class EncodedPrompt:
-    """Token ids of a rendered conversation, image placeholders expanded to one id per feature."""
-
-    input_ids: list[int]
-    image_positions: list[int] = field(default_factory=list)
-    """Indices in `input_ids` that receive image features (amplification / attention analysis)."""
 
 
 def image_only_class(processor_class: type) -> type:
@@ -116,15 +90,6 @@ def resolve_dtype(dtype: DType, device: str) -> torch.dtype:
     return getattr(torch, dtype)
 
 
-class Scorer(Protocol):
-    """What the engine drives for one chunk of questions (`BatchedScorer` for local weights)."""
-
-    stats: TokenStats
-    fallbacks: int
-
-    def run(self, requests: Sequence[ScoreRequest], mode: str) -> list[ScoreResult]: ...
-
-
 class ImageCache(Generic[T]):
     """Processed images by content hash, least recently used dropped first.
 
@@ -181,9 +146,11 @@ class ModelAdapter(ABC):
     def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
         """The exact prompt the model sees (for an API model: the messages, as JSON)."""
 
-    @abstractmethod
-    def make_scorer(self, batch_size: int, max_new_tokens: int) -> Scorer:
-        """A scorer for one chunk of questions; it may keep per-question state (KV caches)."""
+    def make_scorer(self, batch_size: int, max_new_tokens: int) -> Scorer | None:
+        """The adapter's own scorer for one chunk of questions (a model behind an API scores on
+        its server). None, the default for local weights, lets the engine drive the model with
+        its batched prefix-tree scorer, which keeps per-question KV state."""
+        return None
 
     def resolve_mode(self, mode: str) -> tuple[str, str | None]:
         """The scoring mode this model can really run for `mode`, and why it differs (None if
@@ -192,8 +159,6 @@ class ModelAdapter(ABC):
 
     def weights_info(self, source: str) -> dict[str, Any]:
         """Fingerprint of the weights for run.json (merge and resume compare it)."""
-        from mmsy_dataset.engine.data import weights_fingerprint
-
         return weights_fingerprint(source)
 
     def describe(self) -> dict[str, Any]:
@@ -459,27 +424,6 @@ class VLMAdapter(ModelAdapter):
                 raise ValueError(f"{self.name}: no token identifies label {letter!r} on its own")
             out[letter] = unique
         return out
-
-    # --- batched requests (lm-eval-harness style) -----------------------------------------------
-    def score_requests(self, requests: Sequence[ScoreRequest], mode: str, batch_size: int = 8) -> list[ScoreResult]:
-        """Score a list of requests in one of the scoring modes, sharing prefixes and batching."""
-        from mmsy_dataset.engine.batched import BatchedScorer
-
-        return BatchedScorer(self, batch_size=batch_size).run(requests, mode)
-
-    def label_logprobs(self, requests: Sequence[ScoreRequest], batch_size: int = 8) -> list[ScoreResult]:
-        return self.score_requests(requests, "letter", batch_size)
-
-    def loglikelihood(self, requests: Sequence[ScoreRequest], batch_size: int = 8) -> list[ScoreResult]:
-        return self.score_requests(requests, "option", batch_size)
-
-    def generate_until(self, requests: Sequence[ScoreRequest], batch_size: int = 8) -> list[ScoreResult]:
-        return self.score_requests(requests, "text", batch_size)
-
-    def make_scorer(self, batch_size: int, max_new_tokens: int) -> Scorer:
-        from mmsy_dataset.engine.batched import BatchedScorer
-
-        return BatchedScorer(self, batch_size, max_new_tokens)
 
     def position_offsets(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, image_inputs: dict[str, torch.Tensor] | None

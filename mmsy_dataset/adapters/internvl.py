@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mmsy_dataset.adapters.base import EncodedPrompt, ImageCache, VLMAdapter
+from mmsy_dataset.adapters.base import ImageCache, VLMAdapter
 from mmsy_dataset.adapters.registry import register_adapter
-from mmsy_dataset.engine.conversation import Conversation
-from mmsy_dataset.engine.requests import ScoreRequest
+from mmsy_dataset.api.conversation import Conversation
+from mmsy_dataset.api.prompts import EncodedPrompt
+from mmsy_dataset.api.requests import ScoreRequest
 
 
 @dataclass(frozen=True)

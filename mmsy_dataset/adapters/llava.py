@@ -20,12 +20,10 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from mmsy_dataset.adapters.base import (
-    EncodedPrompt,
-    VLMAdapter,
-)
+from mmsy_dataset.adapters.base import VLMAdapter
 from mmsy_dataset.adapters.registry import register_adapter
-from mmsy_dataset.engine.conversation import Conversation
+from mmsy_dataset.api.conversation import Conversation
+from mmsy_dataset.api.prompts import EncodedPrompt
 
 IMAGE_TOKEN = "<image>"
 

@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mmsy_dataset.adapters.base import EncodedPrompt, ImageCache
+from mmsy_dataset.adapters.base import ImageCache
 from mmsy_dataset.adapters.llava import IMAGE_TOKEN, LlavaAdapter
 from mmsy_dataset.adapters.registry import register_adapter
-from mmsy_dataset.engine.conversation import Conversation
-from mmsy_dataset.engine.requests import ScoreRequest
+from mmsy_dataset.api.conversation import Conversation
+from mmsy_dataset.api.prompts import EncodedPrompt
+from mmsy_dataset.api.requests import ScoreRequest
 
 
 @dataclass(frozen=True)
