@@ -190,9 +190,29 @@ class VLMAdapter(ModelAdapter):
     #: Answer prefix when the chat format does not show one (see `answer_prefix`).
     default_answer_prefix: ClassVar[str] = " "
 
-    @abstractmethod
+    #: What a rendered prompt holds once per image, replaced by `image_expansion` when encoding
+    #: (None: the processor's image token itself, as in ChatML and InternVL templates).
+    image_placeholder: ClassVar[str | None] = "<image>"
+
     def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
-        """Wrap a loaded model and its processor: the constructor every local adapter has."""
+        """Wrap a loaded model and its processor (what `load` builds; tests pass tiny models).
+
+        Families that render only with the checkpoint's template (`has_family_format = False`)
+        refuse a checkpoint without one here, before any prompt is built."""
+        self.model = model.eval()
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.device = str(device or next(model.parameters()).device)
+        self.model_id = model_id or str(getattr(model.config, "_name_or_path", ""))
+        self.image_token_id = int(model.config.image_token_id)
+        self.image_token = str(getattr(processor, "image_token", None) or self.image_placeholder)
+        #: Processed images by content hash: a question's rounds and tones process its image once.
+        self.processed: ImageCache[Any] = ImageCache(self.process_image)
+        if not self.has_family_format and self.template_owner() is None:
+            raise ValueError(
+                f"{self.model_id or self.name}: no chat_template (processor, tokenizer); "
+                f"the {self.name} adapter renders with the checkpoint's"
+            )
 
     @classmethod
     def load(cls, source: str, options: LoadOptions) -> VLMAdapter:
@@ -286,14 +306,42 @@ class VLMAdapter(ModelAdapter):
 
         raise MmsyError(f"{self.name}: no built-in chat format; the checkpoint's template renders the prompts")
 
-    @abstractmethod
-    def encode(self, conversation: Conversation) -> EncodedPrompt:
-        """Token ids of `render(conversation)`, image placeholders expanded."""
+    def encode(self, conversation: Conversation, image: bytes | None = None, where: str = "") -> EncodedPrompt:
+        """Token ids of `render(conversation)`, each image placeholder expanded to
+        `image_expansion(image)`, and the positions of the image tokens (which amplification and
+        attention analysis read). A count that differs from the expansion's (a message text
+        holding the placeholder) is refused: the image features would land on the wrong tokens."""
+        text = self.render(conversation)
+        n_images = sum(m.image for m in conversation)
+        expected = 0
+        if n_images:
+            placeholder = self.image_placeholder or self.image_token
+            expansion = self.image_expansion(image)
+            text = text.replace(placeholder, expansion)
+            expected = expansion.count(self.image_token) * n_images
+        ids = self._tokenize(text)
+        positions = [i for i, t in enumerate(ids) if t == self.image_token_id]
+        if len(positions) != expected:
+            raise ValueError(
+                f"{self.name}: {where}expected {expected} image tokens, found {len(positions)}; "
+                "does a message text contain the image placeholder?"
+            )
+        return EncodedPrompt(ids, positions)
 
     def encode_request(self, request: ScoreRequest) -> EncodedPrompt:
-        """Token ids of a request. Families whose image-token count depends on the image (any
-        resolution: LLaVA-NeXT, Qwen2-VL, Idefics3) override this to look at the image."""
-        return self.encode(request.conversation)
+        """Token ids of a request, its image's tokens counted from the image itself."""
+        return self.encode(request.conversation, request.image, f"question {request.group}: ")
+
+    def image_expansion(self, image: bytes | None) -> str:
+        """The text that replaces one image placeholder: the image token once per image feature
+        (families with a fixed count may ignore `image`; the others read `processed(image)` and
+        refuse None, since their count depends on the image)."""
+        raise NotImplementedError(f"{self.name}: the adapter does not say how an image's placeholder expands")
+
+    def process_image(self, pil: Any) -> Any:
+        """One image as the model takes it (pixels, and what decides its token count), cached by
+        `processed`. Families whose token count depends on the image override this."""
+        raise NotImplementedError(f"{self.name}: the adapter does not process images one by one")
 
     def request_image_inputs(self, requests: Sequence[ScoreRequest]) -> dict[str, torch.Tensor]:
         """Model inputs for the images of `requests` (one per request). Families whose vision

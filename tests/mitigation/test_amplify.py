@@ -202,8 +202,8 @@ def test_remove_restores_the_model():
 class _NoPositions(LlavaAdapter):
     """A family that does not say where its image tokens are."""
 
-    def encode(self, conversation: Conversation) -> EncodedPrompt:
-        return EncodedPrompt(super().encode(conversation).input_ids)
+    def encode(self, conversation: Conversation, image: bytes | None = None, where: str = "") -> EncodedPrompt:
+        return EncodedPrompt(super().encode(conversation, image, where).input_ids)
 
 
 def test_a_family_without_image_positions_is_refused():
