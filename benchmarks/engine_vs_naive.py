@@ -17,7 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mmsy_dataset.engine.kv import TokenStats
+from mmsy_dataset.api.scorer import TokenStats
 from mmsy_dataset.engine.naive import naive_run
 from mmsy_dataset.engine.runner import Engine
 from mmsy_dataset.predictions import ScoringMode

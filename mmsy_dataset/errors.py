@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 class MmsyError(Exception):
@@ -36,3 +38,12 @@ class InputError(MmsyError):
 
 class BuildError(MmsyError):
     """A dataset build that cannot proceed (bad sizes, unwritable output, ...)."""
+
+
+class ScoringError(MmsyError, ValueError):
+    """Predictions that cannot be scored; the message names the records concerned, `problems`
+    holds them one by one (`mmsy_dataset.validation.Problem`) when they come from the shared check."""
+
+    def __init__(self, message: str, problems: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)

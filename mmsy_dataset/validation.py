@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mmsy_dataset.errors import ScoringError
 from mmsy_dataset.predictions import Prediction
 from mmsy_dataset.tasks import BENCHMARK_CONFIGS
 
@@ -138,8 +139,6 @@ def check_predictions(predictions: Sequence[Prediction], *, allow_empty: bool = 
 def require_scorable(predictions: Sequence[Prediction], source: str | None = None) -> None:
     """Raise `ScoringError` listing every problem of `check_predictions` (one line each, naming
     `source`, the file, when given)."""
-    from mmsy_dataset.scoring.outcomes import ScoringError
-
     problems = check_predictions(predictions)
     if problems:
         raise ScoringError(format_problems(problems, source), problems)

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from mmsy_dataset.cli import main
+from mmsy_dataset.errors import ScoringError
 from mmsy_dataset.predictions import Prediction, write_predictions
 from mmsy_dataset.scoring import compare, score
-from mmsy_dataset.scoring.outcomes import ScoringError
 from mmsy_dataset.submission import validate_submission_data
 from mmsy_dataset.validation import check_predictions
 from tests.scoring.helpers import dataset_predictions, make, turn

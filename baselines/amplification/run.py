@@ -147,8 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from rich.console import Console
 
-    from mmsy_dataset.adapters.base import LoadOptions
     from mmsy_dataset.adapters.registry import load_adapter
+    from mmsy_dataset.api.prompts import LoadOptions
     from mmsy_dataset.engine.config import AmplifySettings, EvalConfig
     from mmsy_dataset.engine.data import load_records
     from mmsy_dataset.engine.run import run_eval

@@ -10,9 +10,9 @@ import json
 import datasets
 import evaluate
 
+from mmsy_dataset.errors import ScoringError
 from mmsy_dataset.predictions import Prediction, parse_prediction, prediction_line
 from mmsy_dataset.scoring import score
-from mmsy_dataset.scoring.outcomes import ScoringError
 from mmsy_dataset.validation import require_scorable
 
 _CITATION = """\

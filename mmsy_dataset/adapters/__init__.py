@@ -1,6 +1,6 @@
 """Model adapters: one per VLM family, registered by name (see `registry`)."""
 
-from mmsy_dataset.adapters.base import EncodedPrompt, LoadOptions, VLMAdapter
+from mmsy_dataset.adapters.base import VLMAdapter
 from mmsy_dataset.adapters.registry import (
     available_adapters,
     detect_adapter,
@@ -10,8 +10,6 @@ from mmsy_dataset.adapters.registry import (
 )
 
 __all__ = [
-    "EncodedPrompt",
-    "LoadOptions",
     "VLMAdapter",
     "available_adapters",
     "detect_adapter",

@@ -3,8 +3,7 @@
 An adapter owns everything family-specific (chat format, image placeholders, pixel inputs,
 where the decoder and the LM head are) and exposes token-level primitives. The engine owns
 everything protocol- and efficiency-specific (which conversations, batching, KV reuse).
-The batched request methods (`label_logprobs`, `loglikelihood`, `generate_until`) mirror
-lm-evaluation-harness's model interface, but accept images and share prefixes.
+Adapters import only the dependency-free `mmsy_dataset.api` layer, never the engine.
 """
 
 from __future__ import annotations
@@ -15,48 +14,23 @@ import os
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from mmsy_dataset.engine.conversation import Conversation, Message
+from mmsy_dataset.api.conversation import Conversation, Message
+from mmsy_dataset.api.prompts import CHAT_FORMATS, DType, EncodedPrompt, LoadOptions
+from mmsy_dataset.api.requests import ScoreRequest
+from mmsy_dataset.api.scorer import Scorer
+from mmsy_dataset.api.weights import weights_fingerprint
 
 if TYPE_CHECKING:
     import torch
 
-    from mmsy_dataset.engine.kv import TokenStats
-    from mmsy_dataset.engine.requests import ScoreRequest, ScoreResult
-
-DType = Literal["auto", "float32", "float16", "bfloat16"]
-ChatFormat = Literal["auto", "template", "family"]
-"""How rounds are rendered: `template` (the checkpoint's chat template), `family` (the
-adapter's built-in format, e.g. the paper's LLaVA-1.5 conversation), `auto` (the template when
-the checkpoint has one, else the family's)."""
-CHAT_FORMATS: tuple[str, ...] = ("auto", "template", "family")
 #: The spellings a reply may start a label with (docs/engine.md, letter mode), `{}` the letter.
 LABEL_SPELLINGS = (" {}", "{}", " ({}", "({}")
 #: Stands for an answer when the answer prefix is read off the chat format.
 _ANSWER_MARK = "MMSYANSWERMARK"
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """How to load weights. `trust_remote_code` stays False unless the user passes the flag."""
-
-    device: str = "auto"
-    dtype: DType = "auto"
-    trust_remote_code: bool = False
-    chat_format: ChatFormat = "auto"
-
-
-@dataclass(frozen=True)
-class EncodedPrompt:
-    """Token ids of a rendered conversation, image placeholders expanded to one id per feature."""
-
-    input_ids: list[int]
-    image_positions: list[int] = field(default_factory=list)
-    """Indices in `input_ids` that receive image features (amplification / attention analysis)."""
 
 
 def image_only_class(processor_class: type) -> type:
@@ -116,15 +90,6 @@ def resolve_dtype(dtype: DType, device: str) -> torch.dtype:
     return getattr(torch, dtype)
 
 
-class Scorer(Protocol):
-    """What the engine drives for one chunk of questions (`BatchedScorer` for local weights)."""
-
-    stats: TokenStats
-    fallbacks: int
-
-    def run(self, requests: Sequence[ScoreRequest], mode: str) -> list[ScoreResult]: ...
-
-
 class ImageCache(Generic[T]):
     """Processed images by content hash, least recently used dropped first.
 
@@ -181,9 +146,11 @@ class ModelAdapter(ABC):
     def render(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
         """The exact prompt the model sees (for an API model: the messages, as JSON)."""
 
-    @abstractmethod
-    def make_scorer(self, batch_size: int, max_new_tokens: int) -> Scorer:
-        """A scorer for one chunk of questions; it may keep per-question state (KV caches)."""
+    def make_scorer(self, batch_size: int, max_new_tokens: int) -> Scorer | None:
+        """The adapter's own scorer for one chunk of questions (a model behind an API scores on
+        its server). None, the default for local weights, lets the engine drive the model with
+        its batched prefix-tree scorer, which keeps per-question KV state."""
+        return None
 
     def resolve_mode(self, mode: str) -> tuple[str, str | None]:
         """The scoring mode this model can really run for `mode`, and why it differs (None if
@@ -192,8 +159,6 @@ class ModelAdapter(ABC):
 
     def weights_info(self, source: str) -> dict[str, Any]:
         """Fingerprint of the weights for run.json (merge and resume compare it)."""
-        from mmsy_dataset.engine.data import weights_fingerprint
-
         return weights_fingerprint(source)
 
     def describe(self) -> dict[str, Any]:
@@ -225,9 +190,29 @@ class VLMAdapter(ModelAdapter):
     #: Answer prefix when the chat format does not show one (see `answer_prefix`).
     default_answer_prefix: ClassVar[str] = " "
 
-    @abstractmethod
+    #: What a rendered prompt holds once per image, replaced by `image_expansion` when encoding
+    #: (None: the processor's image token itself, as in ChatML and InternVL templates).
+    image_placeholder: ClassVar[str | None] = "<image>"
+
     def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
-        """Wrap a loaded model and its processor: the constructor every local adapter has."""
+        """Wrap a loaded model and its processor (what `load` builds; tests pass tiny models).
+
+        Families that render only with the checkpoint's template (`has_family_format = False`)
+        refuse a checkpoint without one here, before any prompt is built."""
+        self.model = model.eval()
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.device = str(device or next(model.parameters()).device)
+        self.model_id = model_id or str(getattr(model.config, "_name_or_path", ""))
+        self.image_token_id = int(model.config.image_token_id)
+        self.image_token = str(getattr(processor, "image_token", None) or self.image_placeholder)
+        #: Processed images by content hash: a question's rounds and tones process its image once.
+        self.processed: ImageCache[Any] = ImageCache(self.process_image)
+        if not self.has_family_format and self.template_owner() is None:
+            raise ValueError(
+                f"{self.model_id or self.name}: no chat_template (processor, tokenizer); "
+                f"the {self.name} adapter renders with the checkpoint's"
+            )
 
     @classmethod
     def load(cls, source: str, options: LoadOptions) -> VLMAdapter:
@@ -321,14 +306,42 @@ class VLMAdapter(ModelAdapter):
 
         raise MmsyError(f"{self.name}: no built-in chat format; the checkpoint's template renders the prompts")
 
-    @abstractmethod
-    def encode(self, conversation: Conversation) -> EncodedPrompt:
-        """Token ids of `render(conversation)`, image placeholders expanded."""
+    def encode(self, conversation: Conversation, image: bytes | None = None, where: str = "") -> EncodedPrompt:
+        """Token ids of `render(conversation)`, each image placeholder expanded to
+        `image_expansion(image)`, and the positions of the image tokens (which amplification and
+        attention analysis read). A count that differs from the expansion's (a message text
+        holding the placeholder) is refused: the image features would land on the wrong tokens."""
+        text = self.render(conversation)
+        n_images = sum(m.image for m in conversation)
+        expected = 0
+        if n_images:
+            placeholder = self.image_placeholder or self.image_token
+            expansion = self.image_expansion(image)
+            text = text.replace(placeholder, expansion)
+            expected = expansion.count(self.image_token) * n_images
+        ids = self._tokenize(text)
+        positions = [i for i, t in enumerate(ids) if t == self.image_token_id]
+        if len(positions) != expected:
+            raise ValueError(
+                f"{self.name}: {where}expected {expected} image tokens, found {len(positions)}; "
+                "does a message text contain the image placeholder?"
+            )
+        return EncodedPrompt(ids, positions)
 
     def encode_request(self, request: ScoreRequest) -> EncodedPrompt:
-        """Token ids of a request. Families whose image-token count depends on the image (any
-        resolution: LLaVA-NeXT, Qwen2-VL, Idefics3) override this to look at the image."""
-        return self.encode(request.conversation)
+        """Token ids of a request, its image's tokens counted from the image itself."""
+        return self.encode(request.conversation, request.image, f"question {request.group}: ")
+
+    def image_expansion(self, image: bytes | None) -> str:
+        """The text that replaces one image placeholder: the image token once per image feature
+        (families with a fixed count may ignore `image`; the others read `processed(image)` and
+        refuse None, since their count depends on the image)."""
+        raise NotImplementedError(f"{self.name}: the adapter does not say how an image's placeholder expands")
+
+    def process_image(self, pil: Any) -> Any:
+        """One image as the model takes it (pixels, and what decides its token count), cached by
+        `processed`. Families whose token count depends on the image override this."""
+        raise NotImplementedError(f"{self.name}: the adapter does not process images one by one")
 
     def request_image_inputs(self, requests: Sequence[ScoreRequest]) -> dict[str, torch.Tensor]:
         """Model inputs for the images of `requests` (one per request). Families whose vision
@@ -459,27 +472,6 @@ class VLMAdapter(ModelAdapter):
                 raise ValueError(f"{self.name}: no token identifies label {letter!r} on its own")
             out[letter] = unique
         return out
-
-    # --- batched requests (lm-eval-harness style) -----------------------------------------------
-    def score_requests(self, requests: Sequence[ScoreRequest], mode: str, batch_size: int = 8) -> list[ScoreResult]:
-        """Score a list of requests in one of the scoring modes, sharing prefixes and batching."""
-        from mmsy_dataset.engine.batched import BatchedScorer
-
-        return BatchedScorer(self, batch_size=batch_size).run(requests, mode)
-
-    def label_logprobs(self, requests: Sequence[ScoreRequest], batch_size: int = 8) -> list[ScoreResult]:
-        return self.score_requests(requests, "letter", batch_size)
-
-    def loglikelihood(self, requests: Sequence[ScoreRequest], batch_size: int = 8) -> list[ScoreResult]:
-        return self.score_requests(requests, "option", batch_size)
-
-    def generate_until(self, requests: Sequence[ScoreRequest], batch_size: int = 8) -> list[ScoreResult]:
-        return self.score_requests(requests, "text", batch_size)
-
-    def make_scorer(self, batch_size: int, max_new_tokens: int) -> Scorer:
-        from mmsy_dataset.engine.batched import BatchedScorer
-
-        return BatchedScorer(self, batch_size, max_new_tokens)
 
     def position_offsets(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, image_inputs: dict[str, torch.Tensor] | None

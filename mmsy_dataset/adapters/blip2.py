@@ -24,10 +24,11 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from mmsy_dataset.adapters.base import EncodedPrompt, VLMAdapter
+from mmsy_dataset.adapters.base import VLMAdapter
 from mmsy_dataset.adapters.registry import register_adapter
-from mmsy_dataset.engine.conversation import Conversation
-from mmsy_dataset.engine.requests import ScoreRequest
+from mmsy_dataset.api.conversation import Conversation
+from mmsy_dataset.api.prompts import EncodedPrompt
+from mmsy_dataset.api.requests import ScoreRequest
 
 
 @register_adapter("blip2")
@@ -45,12 +46,7 @@ class Blip2Adapter(VLMAdapter):
                 f"{model_id or self.name}: encoder-decoder language models (Flan-T5) are not supported; "
                 "use an OPT / Vicuna checkpoint"
             )
-        self.model = model.eval()
-        self.processor = processor
-        self.tokenizer = processor.tokenizer
-        self.device = str(device or next(model.parameters()).device)
-        self.model_id = model_id or str(getattr(model.config, "_name_or_path", ""))
-        self.image_token_id = int(model.config.image_token_id)
+        super().__init__(model, processor, model_id, device)
         self.n_query_tokens = int(model.config.num_query_tokens)
 
     # --- formatting -------------------------------------------------------------------------
@@ -68,10 +64,10 @@ class Blip2Adapter(VLMAdapter):
             text = text.removesuffix(" Answer:")
         return text
 
-    def encode(self, conversation: Conversation) -> EncodedPrompt:
+    def encode(self, conversation: Conversation, image: bytes | None = None, where: str = "") -> EncodedPrompt:
         n_images = sum(m.image for m in conversation)
         if n_images > 1:
-            raise ValueError(f"{self.name}: one image per conversation, got {n_images}")
+            raise ValueError(f"{self.name}: {where}one image per conversation, got {n_images}")
         text_ids = self._tokenize(self.render(conversation))
         queries = [self.image_token_id] * (self.n_query_tokens * n_images)
         return EncodedPrompt(queries + text_ids, list(range(len(queries))))

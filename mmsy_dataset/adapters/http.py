@@ -36,16 +36,17 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mmsy_dataset.adapters.base import LoadOptions, ModelAdapter, Scorer
+from mmsy_dataset.adapters.base import ModelAdapter
 from mmsy_dataset.adapters.http_client import ApiError, JsonClient
 from mmsy_dataset.adapters.registry import register_adapter
-from mmsy_dataset.engine.conversation import Conversation, Message
-from mmsy_dataset.engine.kv import TokenStats
-from mmsy_dataset.engine.requests import ScoreRequest, ScoreResult
+from mmsy_dataset.api.conversation import Conversation, Message
+from mmsy_dataset.api.prompts import LoadOptions
+from mmsy_dataset.api.requests import ScoreRequest, ScoreResult
+from mmsy_dataset.api.scorer import Scorer, TokenStats
 from mmsy_dataset.errors import MmsyError
 
 if TYPE_CHECKING:
-    from mmsy_dataset.engine.config import ApiSettings
+    from mmsy_dataset.api.settings import ApiSettings
 
 _LABEL = re.compile(r"^\(?([A-Z])[).:]?$")
 IMAGE_PLACEHOLDER = "<image>"

@@ -18,10 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mmsy_dataset.adapters.base import EncodedPrompt, ImageCache, VLMAdapter
+from mmsy_dataset.adapters.base import VLMAdapter
 from mmsy_dataset.adapters.registry import register_adapter
-from mmsy_dataset.engine.conversation import Conversation
-from mmsy_dataset.engine.requests import ScoreRequest
+from mmsy_dataset.api.conversation import Conversation
 
 IMAGE = "<image>"
 END = "<end_of_utterance>"
@@ -41,15 +40,6 @@ class Idefics3Adapter(VLMAdapter):
     model_types = ("idefics3",)
     image_text = IMAGE
 
-    def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
-        self.model = model.eval()
-        self.processor = processor
-        self.tokenizer = processor.tokenizer
-        self.device = str(device or next(model.parameters()).device)
-        self.model_id = model_id or str(getattr(model.config, "_name_or_path", ""))
-        self.image_token_id = int(model.config.image_token_id)
-        self._processed: ImageCache[_Image] = ImageCache(self._process)
-
     # --- formatting -------------------------------------------------------------------------
     def render_family(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
         parts = [str(self.tokenizer.bos_token or "")]
@@ -65,32 +55,20 @@ class Idefics3Adapter(VLMAdapter):
         # The format writes the BOS itself.
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _process(self, pil: Any) -> _Image:
+    def process_image(self, pil: Any) -> _Image:
         out = self.processor.image_processor([[pil]], return_tensors="pt", return_row_col_info=True)
         expansion = self.processor.replace_image_token(out, 0)
         return _Image(out["pixel_values"][0], out["pixel_attention_mask"][0], str(expansion))
 
-    def encode(self, conversation: Conversation) -> EncodedPrompt:
-        if any(m.image for m in conversation):
-            raise ValueError("idefics3: image tokens depend on the image; encode the request (encode_request)")
-        return EncodedPrompt(self._tokenize(self.render(conversation)))
-
-    def encode_request(self, request: ScoreRequest) -> EncodedPrompt:
-        image = self._processed(request.image)
-        ids = self._tokenize(self.render(request.conversation).replace(IMAGE, image.expansion))
-        positions = [i for i, t in enumerate(ids) if t == self.image_token_id]
-        expected = image.expansion.count(IMAGE) * sum(m.image for m in request.conversation)
-        if len(positions) != expected:
-            raise ValueError(
-                f"idefics3: question {request.group}: expected {expected} image tokens, found {len(positions)}; "
-                "does a message text contain the image placeholder?"
-            )
-        return EncodedPrompt(ids, positions)
+    def image_expansion(self, image: bytes | None) -> str:
+        if image is None:
+            raise ValueError(f"{self.name}: image tokens depend on the image; encode the request (encode_request)")
+        return str(self.processed(image).expansion)
 
     def image_inputs(self, images: Sequence[bytes]) -> dict[str, Any]:
         import torch
 
-        done = [self._processed(b) for b in images]
+        done = [self.processed(b) for b in images]
         most = max(p.pixel_values.shape[0] for p in done)
         # All-zero crops are padding: the model drops them (as the processor pads a batch).
         pixels = torch.zeros((len(done), most, *done[0].pixel_values.shape[1:]), dtype=done[0].pixel_values.dtype)

@@ -15,10 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mmsy_dataset.adapters.base import EncodedPrompt, ImageCache, VLMAdapter
+from mmsy_dataset.adapters.base import VLMAdapter
 from mmsy_dataset.adapters.registry import register_adapter
-from mmsy_dataset.engine.conversation import Conversation
-from mmsy_dataset.engine.requests import ScoreRequest
 
 
 @dataclass(frozen=True)
@@ -35,49 +33,26 @@ class InternVLAdapter(VLMAdapter):
     has_family_format = False
     image_text = "<IMG_CONTEXT>\n"
     default_answer_prefix = ""
-
-    def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
-        self.model = model.eval()
-        self.processor = processor
-        self.tokenizer = processor.tokenizer
-        self.device = str(device or next(model.parameters()).device)
-        self.model_id = model_id or str(getattr(model.config, "_name_or_path", ""))
-        self.image_token_id = int(model.config.image_token_id)
-        self.image_token = str(processor.image_token)
-        self._processed: ImageCache[_Image] = ImageCache(self._process)
-        if self.template_owner() is None:
-            raise ValueError(f"{model_id or self.name}: no chat_template (processor, tokenizer); use the checkpoint's")
+    image_placeholder = None
 
     # --- formatting: the checkpoint's chat template (VLMAdapter.render) -------------------------
 
-    def _process(self, pil: Any) -> _Image:
+    def process_image(self, pil: Any) -> _Image:
         # The checkpoint's own tiling settings (`crop_to_patches`, `max_patches`), as the processor uses.
         out = self.processor.image_processor([pil], return_tensors="pt")
         expansion = self.processor.replace_image_token({"num_patches": [int(out["num_patches"][0])]}, 0)
         return _Image(out["pixel_values"], str(expansion))
 
-    def encode(self, conversation: Conversation) -> EncodedPrompt:
-        if any(m.image for m in conversation):
-            raise ValueError("internvl: image tokens depend on the image; encode the request (encode_request)")
-        return EncodedPrompt(self._tokenize(self.render(conversation)))
-
-    def encode_request(self, request: ScoreRequest) -> EncodedPrompt:
-        image = self._processed(request.image)
-        ids = self._tokenize(self.render(request.conversation).replace(self.image_token, image.expansion))
-        positions = [i for i, t in enumerate(ids) if t == self.image_token_id]
-        expected = image.expansion.count(self.image_token) * sum(m.image for m in request.conversation)
-        if len(positions) != expected:
-            raise ValueError(
-                f"internvl: question {request.group}: expected {expected} image tokens, found {len(positions)}; "
-                "does a message text contain the image placeholder?"
-            )
-        return EncodedPrompt(ids, positions)
+    def image_expansion(self, image: bytes | None) -> str:
+        if image is None:
+            raise ValueError(f"{self.name}: image tokens depend on the image; encode the request (encode_request)")
+        return str(self.processed(image).expansion)
 
     def image_inputs(self, images: Sequence[bytes]) -> dict[str, Any]:
         import torch
 
         # Tiles of all images, in order: the model scatters them onto the context tokens in order.
-        pixels = torch.cat([self._processed(b).pixel_values for b in images])
+        pixels = torch.cat([self.processed(b).pixel_values for b in images])
         return {"pixel_values": pixels.to(self.device, next(self.model.parameters()).dtype)}
 
     def describe(self) -> dict[str, Any]:

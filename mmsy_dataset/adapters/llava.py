@@ -20,12 +20,9 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from mmsy_dataset.adapters.base import (
-    EncodedPrompt,
-    VLMAdapter,
-)
+from mmsy_dataset.adapters.base import VLMAdapter
 from mmsy_dataset.adapters.registry import register_adapter
-from mmsy_dataset.engine.conversation import Conversation
+from mmsy_dataset.api.conversation import Conversation
 
 IMAGE_TOKEN = "<image>"
 
@@ -37,13 +34,7 @@ class LlavaAdapter(VLMAdapter):
     model_types = ("llava",)
 
     def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
-        self.model = model.eval()
-        self.processor = processor
-        self.tokenizer = processor.tokenizer
-        self.device = str(device or next(model.parameters()).device)
-        self.model_id = model_id or str(getattr(model.config, "_name_or_path", ""))
-        self.image_token_id = int(model.config.image_token_id)
-        self.image_token = str(getattr(processor, "image_token", IMAGE_TOKEN))
+        super().__init__(model, processor, model_id, device)
         self.n_image_tokens = self._count_image_tokens()
         # The project's reference model reads the image after the question (models/tiny.py).
         self.image_after = getattr(model.config, "mmsy_image_placement", "before") == "after"
@@ -79,18 +70,8 @@ class LlavaAdapter(VLMAdapter):
             parts.append("ASSISTANT:")
         return "".join(parts)
 
-    def encode(self, conversation: Conversation) -> EncodedPrompt:
-        text = self.render(conversation)
-        expanded = text.replace(IMAGE_TOKEN, self.image_token * self.n_image_tokens)
-        ids = self._tokenize(expanded)
-        positions = [i for i, t in enumerate(ids) if t == self.image_token_id]
-        n_images = sum(m.image for m in conversation)
-        if len(positions) != n_images * self.n_image_tokens:
-            raise ValueError(
-                f"llava: expected {n_images * self.n_image_tokens} image tokens, found {len(positions)}; "
-                "does a message text contain the image placeholder?"
-            )
-        return EncodedPrompt(input_ids=ids, image_positions=positions)
+    def image_expansion(self, image: bytes | None) -> str:
+        return self.image_token * self.n_image_tokens
 
     def image_inputs(self, images: Sequence[bytes]) -> dict[str, Any]:
         from PIL import Image

@@ -16,11 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mmsy_dataset.adapters.base import EncodedPrompt, ImageCache
-from mmsy_dataset.adapters.llava import IMAGE_TOKEN, LlavaAdapter
+from mmsy_dataset.adapters.llava import LlavaAdapter
 from mmsy_dataset.adapters.registry import register_adapter
-from mmsy_dataset.engine.conversation import Conversation
-from mmsy_dataset.engine.requests import ScoreRequest
 
 
 @dataclass(frozen=True)
@@ -37,17 +34,11 @@ class LlavaNextAdapter(LlavaAdapter):
     model_types = ("llava_next",)
     has_family_format = False
 
-    def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
-        super().__init__(model, processor, model_id, device)
-        if self.template_owner() is None:
-            raise ValueError(f"{self.model_id}: no chat_template; LLaVA-NeXT needs the checkpoint's")
-        self._processed: ImageCache[ProcessedImage] = ImageCache(self._process)
-
     def _count_image_tokens(self) -> int:
-        return 0  # depends on each image (AnyRes): see `_processed`
+        return 0  # depends on each image (AnyRes): see `process_image`
 
     # --- formatting: the checkpoint's chat template (VLMAdapter.render) -------------------------
-    def _process(self, pil: Any) -> ProcessedImage:
+    def process_image(self, pil: Any) -> ProcessedImage:
         out = self.processor.image_processor([pil], return_tensors="pt")
         pixels = out["pixel_values"][0]
         height, width = (int(v) for v in out["image_sizes"][0])
@@ -56,28 +47,15 @@ class LlavaNextAdapter(LlavaAdapter):
             n -= 1
         return ProcessedImage(pixels, (height, width), int(n))
 
-    def encode(self, conversation: Conversation) -> EncodedPrompt:
-        if any(m.image for m in conversation):
-            raise ValueError("llava_next: image tokens depend on the image; encode the request (encode_request)")
-        return EncodedPrompt(self._tokenize(self.render(conversation)))
-
-    def encode_request(self, request: ScoreRequest) -> EncodedPrompt:
-        n = self._processed(request.image).n_tokens
-        text = self.render(request.conversation).replace(IMAGE_TOKEN, self.image_token * n)
-        ids = self._tokenize(text)
-        positions = [i for i, t in enumerate(ids) if t == self.image_token_id]
-        expected = n * sum(m.image for m in request.conversation)
-        if len(positions) != expected:
-            raise ValueError(
-                f"llava_next: question {request.group}: expected {expected} image tokens, found {len(positions)}; "
-                "does a message text contain the image placeholder?"
-            )
-        return EncodedPrompt(ids, positions)
+    def image_expansion(self, image: bytes | None) -> str:
+        if image is None:
+            raise ValueError(f"{self.name}: image tokens depend on the image; encode the request (encode_request)")
+        return self.image_token * self.processed(image).n_tokens
 
     def image_inputs(self, images: Sequence[bytes]) -> dict[str, Any]:
         import torch
 
-        done = [self._processed(b) for b in images]
+        done = [self.processed(b) for b in images]
         most = max(p.pixel_values.shape[0] for p in done)
         pixels = torch.zeros((len(done), most, *done[0].pixel_values.shape[1:]), dtype=done[0].pixel_values.dtype)
         for i, p in enumerate(done):  # the model reads only each image's own patches (image_sizes)

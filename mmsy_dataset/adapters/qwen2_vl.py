@@ -24,10 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mmsy_dataset.adapters.base import EncodedPrompt, ImageCache, VLMAdapter
+from mmsy_dataset.adapters.base import VLMAdapter
 from mmsy_dataset.adapters.registry import register_adapter
-from mmsy_dataset.engine.conversation import Conversation
-from mmsy_dataset.engine.requests import ScoreRequest
+from mmsy_dataset.api.conversation import Conversation
 
 DEFAULT_SYSTEM = "You are a helpful assistant."
 IMAGE_SPAN = "<|vision_start|><|image_pad|><|vision_end|>"
@@ -47,16 +46,7 @@ class Qwen2VLAdapter(VLMAdapter):
     model_class = "Qwen2VLForConditionalGeneration"
     image_text = IMAGE_SPAN
     default_answer_prefix = ""
-
-    def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
-        self.model = model.eval()
-        self.processor = processor
-        self.tokenizer = processor.tokenizer
-        self.device = str(device or next(model.parameters()).device)
-        self.model_id = model_id or str(getattr(model.config, "_name_or_path", ""))
-        self.image_token_id = int(model.config.image_token_id)
-        self.image_token = str(processor.image_token)
-        self._processed: ImageCache[_Image] = ImageCache(self._process)
+    image_placeholder = None
 
     # --- formatting -------------------------------------------------------------------------
     def render_family(self, conversation: Conversation, add_generation_prompt: bool = True) -> str:
@@ -73,34 +63,21 @@ class Qwen2VLAdapter(VLMAdapter):
     def _tokenize_family(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _process(self, pil: Any) -> _Image:
+    def process_image(self, pil: Any) -> _Image:
         out = self.processor.image_processor([pil], return_tensors="pt")
         grid = out["image_grid_thw"][0]
         merge = int(self.processor.image_processor.merge_size)
         return _Image(out["pixel_values"], grid, int(grid.prod()) // merge**2)
 
-    def encode(self, conversation: Conversation) -> EncodedPrompt:
-        if any(m.image for m in conversation):
+    def image_expansion(self, image: bytes | None) -> str:
+        if image is None:
             raise ValueError(f"{self.name}: image tokens depend on the image; encode the request (encode_request)")
-        return EncodedPrompt(self._tokenize(self.render(conversation)))
-
-    def encode_request(self, request: ScoreRequest) -> EncodedPrompt:
-        n = self._processed(request.image).n_tokens
-        text = self.render(request.conversation).replace(self.image_token, self.image_token * n)
-        ids = self._tokenize(text)
-        positions = [i for i, t in enumerate(ids) if t == self.image_token_id]
-        expected = n * sum(m.image for m in request.conversation)
-        if len(positions) != expected:
-            raise ValueError(
-                f"{self.name}: question {request.group}: expected {expected} image tokens, found {len(positions)}; "
-                "does a message text contain the image placeholder?"
-            )
-        return EncodedPrompt(ids, positions)
+        return self.image_token * self.processed(image).n_tokens
 
     def image_inputs(self, images: Sequence[bytes]) -> dict[str, Any]:
         import torch
 
-        done = [self._processed(b) for b in images]
+        done = [self.processed(b) for b in images]
         dtype = next(self.model.parameters()).dtype
         pixels = torch.cat([p.pixel_values for p in done]).to(self.device, dtype)
         grids = torch.stack([p.grid_thw for p in done]).to(self.device)

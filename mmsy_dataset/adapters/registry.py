@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from mmsy_dataset.adapters.base import LoadOptions, ModelAdapter
+from mmsy_dataset.adapters.base import ModelAdapter
+from mmsy_dataset.api.prompts import LoadOptions
 from mmsy_dataset.errors import MmsyError
 
 A = TypeVar("A", bound=type[ModelAdapter])

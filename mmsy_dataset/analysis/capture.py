@@ -19,9 +19,9 @@ from typing import Any
 import torch
 
 from mmsy_dataset.adapters.base import ModelAdapter, VLMAdapter
+from mmsy_dataset.api.requests import ScoreRequest, ScoreResult
 from mmsy_dataset.engine.batched import BatchedScorer
 from mmsy_dataset.engine.kv import KVState
-from mmsy_dataset.engine.requests import ScoreRequest, ScoreResult
 from mmsy_dataset.errors import MmsyError
 
 #: Paths of the language model's decoder-layer list in transformers' VLMs (LLaVA, Qwen2-VL,

@@ -23,8 +23,8 @@ import numpy as np
 
 from mmsy_dataset.adapters.base import VLMAdapter
 from mmsy_dataset.analysis.capture import AnalysisError, Capture, CapturingScorer, decoder_layers
+from mmsy_dataset.api.requests import ScoreRequest, ScoreResult
 from mmsy_dataset.engine import protocol
-from mmsy_dataset.engine.requests import ScoreRequest, ScoreResult
 from mmsy_dataset.predictions import ScoringMode, Turn
 from mmsy_dataset.schemas import QuestionRecord
 

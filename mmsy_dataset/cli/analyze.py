@@ -172,9 +172,9 @@ def _local_adapter(name: str, source: str) -> Any:
 
 def _load(args: argparse.Namespace, source: str, eager: bool) -> Any:
     """Load a model through its adapter, refusing adapters without hidden states up front."""
-    from mmsy_dataset.adapters.base import LoadOptions
     from mmsy_dataset.adapters.registry import detect_adapter
     from mmsy_dataset.analysis.capture import use_eager_attention
+    from mmsy_dataset.api.prompts import LoadOptions
 
     cls = _local_adapter(args.adapter or detect_adapter(source, args.trust_remote_code), source)
     adapter = cls.load(source, LoadOptions(args.device, args.dtype, args.trust_remote_code))

@@ -128,7 +128,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def config_from_args(args: argparse.Namespace) -> EvalConfig:
     """The run's settings from the flags; a contradictory combination is a one-line `MmsyError`."""
-    from mmsy_dataset.engine.config import AmplifySettings, ApiSettings, EvalConfig
+    from mmsy_dataset.api.settings import ApiSettings
+    from mmsy_dataset.engine.config import AmplifySettings, EvalConfig
     from mmsy_dataset.engine.shard import Shard
     from mmsy_dataset.errors import MmsyError
 

@@ -28,10 +28,12 @@ from collections.abc import Sequence
 
 import torch
 
-from mmsy_dataset.adapters.base import EncodedPrompt, VLMAdapter
+from mmsy_dataset.adapters.base import VLMAdapter
+from mmsy_dataset.api.prompts import EncodedPrompt
+from mmsy_dataset.api.requests import ScoreRequest, ScoreResult
+from mmsy_dataset.api.scorer import TokenStats
 from mmsy_dataset.engine import tree
-from mmsy_dataset.engine.kv import KVState, TokenStats, extend, greedy, prefill, select
-from mmsy_dataset.engine.requests import ScoreRequest, ScoreResult
+from mmsy_dataset.engine.kv import KVState, extend, greedy, prefill, select
 
 
 def _chunks(items: list[int], size: int) -> list[list[int]]:

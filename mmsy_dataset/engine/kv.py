@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from mmsy_dataset.api.scorer import TokenStats
+
 if TYPE_CHECKING:
     from mmsy_dataset.adapters.base import VLMAdapter
 
@@ -51,20 +53,6 @@ def image_key_flags(
     for row, where in enumerate(positions):
         flags[row, list(where)] = True
     return flags.to(device)
-
-
-@dataclass
-class TokenStats:
-    """Tokens fed to the model: real ones, and real + padding."""
-
-    real: int = 0
-    padded: int = 0
-    forwards: int = 0
-
-    def add(self, mask: torch.Tensor) -> None:
-        self.real += int(mask.sum())
-        self.padded += int(mask.numel())
-        self.forwards += 1
 
 
 @dataclass
@@ -119,7 +107,7 @@ def prefill(
     cache = adapter.make_cache(None)
     with forward_image_keys(image):
         hidden = adapter.hidden_states(ids, mask, positions, cache, image_inputs)
-    stats.add(mask)
+    stats.add(int(mask.sum()), int(mask.numel()))
     lengths = mask.sum(-1)
     last = adapter.lm_logits(_gather_last(hidden, lengths))
     offsets = adapter.position_offsets(ids, mask, image_inputs)
@@ -168,7 +156,7 @@ def extend(
     cache = adapter.make_cache(layers)
     with forward_image_keys(image):
         hidden = adapter.hidden_states(ids, mask, positions, cache, None)
-    state.stats.add(new_mask)
+    state.stats.add(int(new_mask.sum()), int(new_mask.numel()))
     added = new_mask.sum(-1)
     last = adapter.lm_logits(_gather_last(hidden, added))
     last = torch.where((added > 0)[:, None], last, base_last)

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 import torch
 
 from mmsy_dataset.adapters.base import VLMAdapter
+from mmsy_dataset.api.requests import ScoreRequest, ScoreResult
+from mmsy_dataset.api.scorer import TokenStats
 from mmsy_dataset.engine import protocol
-from mmsy_dataset.engine.kv import TokenStats, forward_image_keys, image_key_flags
-from mmsy_dataset.engine.requests import ScoreRequest, ScoreResult
+from mmsy_dataset.engine.kv import forward_image_keys, image_key_flags
 from mmsy_dataset.predictions import Prediction, ScoringMode, Turn
 from mmsy_dataset.schemas import QuestionRecord
 
@@ -29,7 +30,7 @@ def _logprobs(
     pixels = adapter.request_image_inputs([request])
     with forward_image_keys(image_key_flags([image_positions], len(ids), adapter.device)):
         hidden = adapter.hidden_states(input_ids, mask, positions, adapter.make_cache(None), pixels)
-    stats.add(mask)
+    stats.add(int(mask.sum()), int(mask.numel()))
     return torch.log_softmax(adapter.lm_logits(hidden[0]), dim=-1)
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 
+from mmsy_dataset.api.conversation import Conversation, Message
 from mmsy_dataset.construction.templates import PROMPT_BASELINE_SYSTEM
-from mmsy_dataset.engine.conversation import Conversation, Message
 from mmsy_dataset.predictions import ScoringMode, Turn
 from mmsy_dataset.schemas import (
     CorrectionWithAnswerRecord,

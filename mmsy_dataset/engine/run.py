@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mmsy_dataset.adapters.base import LoadOptions, ModelAdapter, VLMAdapter
+from mmsy_dataset.adapters.base import ModelAdapter, VLMAdapter
+from mmsy_dataset.api.prompts import LoadOptions
 from mmsy_dataset.engine.config import EvalConfig
 from mmsy_dataset.engine.data import load_records, package_versions
 from mmsy_dataset.engine.outputs import RunFolder

@@ -17,12 +17,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmsy_dataset.adapters.base import ModelAdapter, Scorer
+from mmsy_dataset.adapters.base import ModelAdapter, VLMAdapter
+from mmsy_dataset.api.requests import ScoreRequest, ScoreResult
+from mmsy_dataset.api.scorer import Scorer
 from mmsy_dataset.engine import protocol
 from mmsy_dataset.engine.extract import extract_choice
-from mmsy_dataset.engine.requests import ScoreRequest, ScoreResult
 from mmsy_dataset.predictions import Prediction, ScoringMode, Turn
 from mmsy_dataset.schemas import QuestionRecord
+
+
+def make_scorer(adapter: ModelAdapter, batch_size: int, max_new_tokens: int) -> Scorer:
+    """The scorer of one chunk: the adapter's own (a model behind an API), else the batched
+    prefix-tree scorer over a local model's weights."""
+    own = adapter.make_scorer(batch_size, max_new_tokens)
+    if own is not None:
+        return own
+    if not isinstance(adapter, VLMAdapter):
+        raise TypeError(f"{adapter.name}: an adapter without local weights must provide make_scorer")
+    from mmsy_dataset.engine.batched import BatchedScorer
+
+    return BatchedScorer(adapter, batch_size, max_new_tokens)
 
 
 @dataclass
@@ -135,7 +149,7 @@ class Engine:
         return finished
 
     def _run_chunk(self, chunk: dict[str, list[QuestionRecord]]) -> list[Dialogue]:
-        scorer = self.adapter.make_scorer(self.batch_size, self.max_new_tokens)
+        scorer = make_scorer(self.adapter, self.batch_size, self.max_new_tokens)
         firsts = [records[0] for records in chunk.values()]
         pushed = [any(protocol.pushes(r) for r in records) for records in chunk.values()]
         round1 = self._score(

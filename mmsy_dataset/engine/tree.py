@@ -17,7 +17,8 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from mmsy_dataset.engine.kv import KVState, TokenStats
+from mmsy_dataset.api.scorer import TokenStats
+from mmsy_dataset.engine.kv import KVState
 
 
 class Node:

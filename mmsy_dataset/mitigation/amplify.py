@@ -48,10 +48,10 @@ from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMa
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from mmsy_dataset.adapters.base import ModelAdapter, VLMAdapter
+from mmsy_dataset.api.conversation import Message
+from mmsy_dataset.api.requests import ScoreRequest
 from mmsy_dataset.engine.config import AmplifySettings
-from mmsy_dataset.engine.conversation import Message
 from mmsy_dataset.engine.kv import FORWARD_IMAGE_KEYS
-from mmsy_dataset.engine.requests import ScoreRequest
 
 #: Prefix of the registered attention names (`mmsy_amplify_sdpa`, `mmsy_amplify_eager`).
 NAME_PREFIX = "mmsy_amplify_"

@@ -1,10 +1,10 @@
 """Scoring of MM-SY predictions: the one implementation behind the CLI, the `evaluate` metric
 and the leaderboard (docs/metrics.md has the definitions)."""
 
+from mmsy_dataset.errors import ScoringError
 from mmsy_dataset.scoring.compare import Comparison, McNemar, compare, compare_all
 from mmsy_dataset.scoring.figures import Figure, MetricFigures, MultiRound, ScoreReport
 from mmsy_dataset.scoring.metrics import HEADLINE, score
-from mmsy_dataset.scoring.outcomes import ScoringError
 
 __all__ = [
     "HEADLINE",

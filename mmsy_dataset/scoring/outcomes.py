@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
-from mmsy_dataset.errors import MmsyError
+from mmsy_dataset.errors import ScoringError
 from mmsy_dataset.predictions import Prediction
 from mmsy_dataset.tasks import BENCHMARK_CONFIGS, LETTERS, TASKS, TONES
 
@@ -39,15 +39,6 @@ _TASK = {task.value: i for i, task in enumerate(TASKS)}
 _TONE = {tone.value: i for i, tone in enumerate(TONES)}
 _CONFIG = {name: i for i, name in enumerate(BENCHMARK_CONFIGS)}
 SYC, COR_A, COR_NA, MULTI = range(4)
-
-
-class ScoringError(MmsyError, ValueError):
-    """Predictions that cannot be scored; the message names the records concerned, `problems`
-    holds them one by one (`mmsy_dataset.validation.Problem`) when they come from the shared check."""
-
-    def __init__(self, message: str, problems: Sequence[Any] = ()) -> None:
-        super().__init__(message)
-        self.problems = list(problems)
 
 
 @dataclass(frozen=True)

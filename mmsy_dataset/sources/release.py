@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mmsy_dataset.construction.options import normalise
+from mmsy_dataset.answers import normalise
 from mmsy_dataset.errors import BuildError, InputError
 from mmsy_dataset.schemas import BaseItem, Provenance, QuestionRecord, SycophancyRecord
 from mmsy_dataset.sources.base import SourceInfo, register_source

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mmsy_dataset.construction.options import are_variants, normalise
+from mmsy_dataset.answers import are_variants, normalise
 from mmsy_dataset.tasks import LETTERS, Task, is_yes_no
 
 #: Option label styles, tried in order: "(A) x (B) y" (the paper's), then "A. x B. y" / "A) x".

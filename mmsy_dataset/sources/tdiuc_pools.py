@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mmsy_dataset.construction.options import are_variants
+from mmsy_dataset.answers import are_variants
 from mmsy_dataset.tasks import YES_NO, is_yes_no
 
 #: Answers seen fewer times than this in a task (per COCO split) are left out of its pool.

@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from mmsy_dataset.engine.conversation import Message
+from mmsy_dataset.api.conversation import Message
+from mmsy_dataset.api.requests import ScoreRequest
 from mmsy_dataset.engine.naive import naive_run
-from mmsy_dataset.engine.requests import ScoreRequest
 from mmsy_dataset.engine.runner import Engine
 from mmsy_dataset.models.tiny import TinyLlavaConfig, build_tokenizer
 from mmsy_dataset.predictions import ScoringMode

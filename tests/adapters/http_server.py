@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from mmsy_dataset.engine.conversation import Message
+from mmsy_dataset.api.conversation import Message
 from mmsy_dataset.engine.kv import greedy, prefill
 
 

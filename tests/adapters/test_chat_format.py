@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 import torch
 
-from mmsy_dataset.adapters.base import LABEL_SPELLINGS, LoadOptions, VLMAdapter
+from mmsy_dataset.adapters.base import LABEL_SPELLINGS, VLMAdapter
+from mmsy_dataset.api.conversation import Message
+from mmsy_dataset.api.prompts import LoadOptions
+from mmsy_dataset.api.requests import ScoreRequest
 from mmsy_dataset.engine import protocol
-from mmsy_dataset.engine.conversation import Message
-from mmsy_dataset.engine.requests import ScoreRequest
 from mmsy_dataset.engine.runner import Engine
 from mmsy_dataset.errors import MmsyError
 from mmsy_dataset.predictions import ScoringMode

@@ -7,9 +7,9 @@ import pytest
 
 from mmsy_dataset.adapters.http import OpenAIAdapter, chat_messages, label_scores
 from mmsy_dataset.adapters.http_client import ApiError
-from mmsy_dataset.engine.config import ApiSettings
-from mmsy_dataset.engine.conversation import Message
-from mmsy_dataset.engine.requests import ScoreRequest
+from mmsy_dataset.api.conversation import Message
+from mmsy_dataset.api.requests import ScoreRequest
+from mmsy_dataset.api.settings import ApiSettings
 from mmsy_dataset.engine.runner import Engine
 from mmsy_dataset.errors import MmsyError
 from mmsy_dataset.predictions import ScoringMode
@@ -209,7 +209,7 @@ def test_cli_run_reads_key_from_env_and_never_writes_it(tmp_path, monkeypatch, c
 
 def test_openai_adapter_needs_api_flags():
     from mmsy_dataset.adapters import get_adapter
-    from mmsy_dataset.adapters.base import LoadOptions
+    from mmsy_dataset.api.prompts import LoadOptions
 
     with pytest.raises(Exception, match="--api-base"):
         get_adapter("openai").load("gpt-4o", LoadOptions())

@@ -3,7 +3,7 @@ import io
 import torch
 from PIL import Image
 
-from mmsy_dataset.engine.conversation import Message
+from mmsy_dataset.api.conversation import Message
 from mmsy_dataset.engine.kv import extend, prefill
 from tests.engine.helpers import png, tiny_adapter
 

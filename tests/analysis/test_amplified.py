@@ -14,12 +14,12 @@ import torch
 
 from mmsy_dataset.analysis.capture import use_eager_attention
 from mmsy_dataset.analysis.contexts import ROUND1_WRONG, collect
+from mmsy_dataset.api.requests import ScoreRequest
 from mmsy_dataset.cli import main
 from mmsy_dataset.construction import Sizes
 from mmsy_dataset.engine import protocol
 from mmsy_dataset.engine.config import AmplifySettings
 from mmsy_dataset.engine.kv import forward_image_keys
-from mmsy_dataset.engine.requests import ScoreRequest
 from mmsy_dataset.engine.runner import Engine
 from mmsy_dataset.mitigation.amplify import Amplifier
 from mmsy_dataset.predictions import ScoringMode

@@ -7,8 +7,8 @@ import torch
 
 from mmsy_dataset.analysis.capture import AnalysisError, decoder_layers, use_eager_attention
 from mmsy_dataset.analysis.contexts import KEEPS, ROUND1_WRONG, TAKES, THIRD_OPTION, collect
+from mmsy_dataset.api.requests import ScoreRequest
 from mmsy_dataset.engine import protocol
-from mmsy_dataset.engine.requests import ScoreRequest
 from mmsy_dataset.engine.runner import Engine
 from mmsy_dataset.predictions import ScoringMode
 from mmsy_dataset.schemas import ProbingRecord
@@ -87,7 +87,7 @@ def test_labels_follow_the_engine_round2_argmax() -> None:
 
 def test_a_model_behind_an_api_has_no_layers() -> None:
     from mmsy_dataset.adapters.http import OpenAIAdapter
-    from mmsy_dataset.engine.config import ApiSettings
+    from mmsy_dataset.api.settings import ApiSettings
 
     adapter = OpenAIAdapter(ApiSettings(base="http://127.0.0.1:9/v1", model="m"), None)
     with pytest.raises(AnalysisError, match="exposes no hidden states or attentions"):

@@ -5,7 +5,8 @@ from collections import Counter
 
 import pytest
 
-from mmsy_dataset.construction.options import are_variants, balanced_positions, build_options, pick_distractors
+from mmsy_dataset.answers import are_variants
+from mmsy_dataset.construction.options import balanced_positions, build_options, pick_distractors
 from mmsy_dataset.errors import BuildError
 
 

@@ -3,11 +3,11 @@ it keeps. Token counts are deterministic, so these are exact checks, not timings
 
 import pytest
 
+from mmsy_dataset.api.conversation import Message
+from mmsy_dataset.api.requests import ScoreRequest
 from mmsy_dataset.engine import protocol
 from mmsy_dataset.engine.batched import BatchedScorer
-from mmsy_dataset.engine.conversation import Message
 from mmsy_dataset.engine.naive import naive_score
-from mmsy_dataset.engine.requests import ScoreRequest
 from mmsy_dataset.engine.runner import Engine
 from mmsy_dataset.predictions import ScoringMode
 from mmsy_dataset.schemas import MultiRoundRecord

@@ -106,7 +106,7 @@ def test_any_config_first_and_any_order(first: str) -> None:
 def test_refuses_what_the_library_refuses_with_the_same_messages() -> None:
     import evaluate
 
-    from mmsy_dataset.scoring.outcomes import ScoringError
+    from mmsy_dataset.errors import ScoringError
 
     metric = evaluate.load(str(FOLDER))
     preds = [p.model_dump() for p in _mixed_predictions()]

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import torch
 
-from mmsy_dataset.adapters.base import EncodedPrompt
 from mmsy_dataset.adapters.llava import LlavaAdapter
+from mmsy_dataset.api.conversation import Conversation
+from mmsy_dataset.api.prompts import EncodedPrompt
 from mmsy_dataset.engine.batched import BatchedScorer
 from mmsy_dataset.engine.config import AmplifySettings
-from mmsy_dataset.engine.conversation import Conversation
 from mmsy_dataset.engine.kv import prefill
 from mmsy_dataset.engine.naive import naive_run
 from mmsy_dataset.engine.runner import Engine
@@ -202,8 +202,8 @@ def test_remove_restores_the_model():
 class _NoPositions(LlavaAdapter):
     """A family that does not say where its image tokens are."""
 
-    def encode(self, conversation: Conversation) -> EncodedPrompt:
-        return EncodedPrompt(super().encode(conversation).input_ids)
+    def encode(self, conversation: Conversation, image: bytes | None = None, where: str = "") -> EncodedPrompt:
+        return EncodedPrompt(super().encode(conversation, image, where).input_ids)
 
 
 def test_a_family_without_image_positions_is_refused():
@@ -216,7 +216,7 @@ def test_a_family_without_image_positions_is_refused():
 
 def test_an_api_model_is_refused():
     from mmsy_dataset.adapters.http import OpenAIAdapter
-    from mmsy_dataset.engine.config import ApiSettings
+    from mmsy_dataset.api.settings import ApiSettings
 
     api = OpenAIAdapter(ApiSettings(base="http://127.0.0.1:9/v1", model="m"), None)
     with pytest.raises(ValueError, match="scores through an API"):

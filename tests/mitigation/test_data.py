@@ -16,7 +16,7 @@ from mmsy_dataset.tasks import LETTERS
 
 
 def _conversation(prompt: list[dict]) -> tuple:
-    from mmsy_dataset.engine.conversation import Message
+    from mmsy_dataset.api.conversation import Message
 
     texts = [next(p["text"] for p in m["content"] if p["type"] == "text") for m in prompt]
     return tuple(Message(m["role"], t, image=i == 0) for i, (m, t) in enumerate(zip(prompt, texts, strict=True)))

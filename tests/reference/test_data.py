@@ -81,7 +81,7 @@ def test_text_and_tokens_match_the_engine(processor, placement: str) -> None:
     """Training sees exactly the prompt the llava adapter renders, and the answer's tokens are the
     continuation the engine scores in option mode, with the image before or after the question."""
     from mmsy_dataset.adapters.llava import LlavaAdapter
-    from mmsy_dataset.engine.conversation import Message
+    from mmsy_dataset.api.conversation import Message
     from mmsy_dataset.models.tiny import TinyLlavaConfig, build_model
 
     config = TinyLlavaConfig(vocab_size=500, image_placement=placement)

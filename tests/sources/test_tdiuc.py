@@ -13,10 +13,10 @@ from datasets import load_dataset
 from PIL import Image
 from rich.console import Console
 
+from mmsy_dataset.answers import are_variants
 from mmsy_dataset.build import BuildConfig, build_dataset
 from mmsy_dataset.cli import main
 from mmsy_dataset.construction import RecordFactory, Sizes
-from mmsy_dataset.construction.options import are_variants
 from mmsy_dataset.errors import BuildError, InputError
 from mmsy_dataset.hub import read_manifest, read_records
 from mmsy_dataset.sources import get_source

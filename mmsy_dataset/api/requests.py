@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mmsy_dataset.engine.conversation import Conversation
+from mmsy_dataset.api.conversation import Conversation
 
 
 @dataclass(frozen=True)
