@@ -224,7 +224,6 @@ def run_probe(args: argparse.Namespace) -> int:
     labels, plan = _labels_and_plan(args)
     train = load_probing(args.dataset, "train", args.limit)
     test = load_probing(args.dataset, "test", args.limit)
-    args.out.mkdir(parents=True, exist_ok=True)
     results, dumps = [], []
     for source, label, settings in zip(args.model, labels, plan, strict=True):
         adapter = _load(args, source, eager=False)
@@ -240,6 +239,7 @@ def run_probe(args: argparse.Namespace) -> int:
             f"{label}: {len(train) + len(test)} contexts in {collected:.1f} s, probes in "
             f"{time.perf_counter() - start - collected:.1f} s"
         )
+    args.out.mkdir(parents=True, exist_ok=True)  # only once every model has been analysed
     write_json(args.out / "probe.json", {"settings": _settings(args), "models": dumps})
     plot_probe(results, args.out / "probe_auc.png")
     table = Table(title="Probe AUC per layer (test, 95% bootstrap CI)")
@@ -282,7 +282,6 @@ def run_attention(args: argparse.Namespace) -> int:
     labels, plan = _labels_and_plan(args)
     splits = ("train", "test") if args.split == "all" else (args.split,)
     records = [r for split in splits for r in load_probing(args.dataset, split, args.limit)]
-    args.out.mkdir(parents=True, exist_ok=True)
     results, dumps = [], []
     for source, label, settings in zip(args.model, labels, plan, strict=True):
         # Eager attention before the Amplifier: its chosen layers then compute eq. 7 the eager
@@ -298,6 +297,7 @@ def run_attention(args: argparse.Namespace) -> int:
         )
         results.append(result)
         dumps.append(_with_amplify(result, adapter, settings))
+    args.out.mkdir(parents=True, exist_ok=True)  # only once every model has been analysed
     write_json(args.out / "attention.json", {"settings": _settings(args), "models": dumps})
     paths = plot_attention(results, args.out)
     table = Table(title="ā_l per layer (image / text attention per token) and image attention mass")
