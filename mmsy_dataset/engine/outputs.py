@@ -84,6 +84,7 @@ def append_jsonl(path: Path, rows: Iterable[dict[str, Any] | str]) -> None:
 
 
 def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(path)
@@ -112,8 +113,9 @@ class RunFolder:
         """Prepare the folder; returns the previous run.json when resuming, None for a fresh run.
 
         Refuses to mix settings: a finished or partial run with other settings stays intact.
+        Creates nothing: the folder appears with the first file written, so a run that fails
+        before it starts (a missing model, an unreachable server) leaves no empty folder.
         """
-        self.out.mkdir(parents=True, exist_ok=True)
         if overwrite:
             self.clear()
             return None
