@@ -99,8 +99,8 @@ def _amplify_plan(args: argparse.Namespace) -> list[Any]:
     """One `AmplifySettings` or None per --model, every spec parsed and checked against its
     model's config before anything is loaded or written (a bad spec: one line)."""
     from mmsy_dataset.analysis import AnalysisError
+    from mmsy_dataset.engine.amplify import preflight
     from mmsy_dataset.engine.config import AmplifySettings
-    from mmsy_dataset.mitigation.amplify import preflight
 
     specs = args.amplify
     if specs is None:
@@ -140,14 +140,14 @@ def _amplified(adapter: Any, settings: Any) -> Any:
     None) and gives the model its attention back afterwards."""
     from contextlib import nullcontext
 
-    from mmsy_dataset.mitigation.amplify import Amplifier
+    from mmsy_dataset.engine.amplify import Amplifier
 
     return nullcontext() if settings is None else Amplifier(adapter, settings)
 
 
 def _with_amplify(result: Any, adapter: Any, settings: Any) -> dict[str, Any]:
     """A result's JSON, with the amplification it ran under (None: the model as is)."""
-    from mmsy_dataset.mitigation.amplify import text_depth
+    from mmsy_dataset.engine.amplify import text_depth
 
     amplify = None
     if settings is not None:

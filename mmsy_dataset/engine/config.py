@@ -23,7 +23,7 @@ API_PERFORMANCE_ONLY = frozenset({"base", "max_concurrency", "timeout", "retries
 class AmplifySettings(BaseModel):
     """Attention amplification (paper 4.3, eq. 7): e' = e + lam * |e| on the attention logits of
     image keys, before the softmax, in text layers `first`..`last` (1-based, inclusive, as the
-    paper's 1-16 / 16-32). Implemented in `mmsy_dataset.mitigation.amplify`."""
+    paper's 1-16 / 16-32). Implemented in `mmsy_dataset.engine.amplify`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 

@@ -8,7 +8,7 @@ token, so RoPE sees exactly the positions of an unpadded, uncached forward.
 
 Each state also records which of its cache slots hold image keys (from the adapter's
 `EncodedPrompt.image_positions`), and every forward publishes the flags of its keys in
-`FORWARD_IMAGE_KEYS`: attention hooks (amplification, `mmsy_dataset.mitigation.amplify`) read
+`FORWARD_IMAGE_KEYS`: attention hooks (amplification, `mmsy_dataset.engine.amplify`) read
 them there, so they see cached round-1 image keys, padding and merged rows exactly as laid out.
 """
 

@@ -76,7 +76,7 @@ def run_eval(
 
     console = console or Console(stderr=True)
     if config.amplify is not None:  # refuse a bad range before anything is written
-        from mmsy_dataset.mitigation.amplify import preflight
+        from mmsy_dataset.engine.amplify import preflight
 
         preflight(config.amplify, adapter or config.model, config.api, config.trust_remote_code)
     folder = RunFolder(config.run_dir)
@@ -109,7 +109,7 @@ def run_eval(
         adapter.use_chat_format(config.chat_format)
     amplifier = None
     if config.amplify is not None:
-        from mmsy_dataset.mitigation.amplify import Amplifier
+        from mmsy_dataset.engine.amplify import Amplifier
 
         amplifier = Amplifier(adapter, config.amplify)
     try:

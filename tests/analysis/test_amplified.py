@@ -18,10 +18,10 @@ from mmsy_dataset.api.requests import ScoreRequest
 from mmsy_dataset.cli import main
 from mmsy_dataset.construction import Sizes
 from mmsy_dataset.engine import protocol
+from mmsy_dataset.engine.amplify import Amplifier
 from mmsy_dataset.engine.config import AmplifySettings
 from mmsy_dataset.engine.kv import forward_image_keys
 from mmsy_dataset.engine.runner import Engine
-from mmsy_dataset.mitigation.amplify import Amplifier
 from mmsy_dataset.predictions import ScoringMode
 from tests.analysis.test_capture import probing_records
 from tests.engine.helpers import save_tiny, tiny_adapter

@@ -11,12 +11,12 @@ import torch
 from mmsy_dataset.adapters.llava import LlavaAdapter
 from mmsy_dataset.api.conversation import Conversation
 from mmsy_dataset.api.prompts import EncodedPrompt
+from mmsy_dataset.engine.amplify import Amplifier
 from mmsy_dataset.engine.batched import BatchedScorer
 from mmsy_dataset.engine.config import AmplifySettings
 from mmsy_dataset.engine.kv import prefill
 from mmsy_dataset.engine.naive import naive_run
 from mmsy_dataset.engine.runner import Engine
-from mmsy_dataset.mitigation.amplify import Amplifier
 from mmsy_dataset.models.tiny import TinyLlavaConfig, build_tiny_llava
 from mmsy_dataset.predictions import ScoringMode
 from tests.adapters.families import CONV, request

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from mmsy_dataset.engine.amplify import Amplifier
 from mmsy_dataset.engine.config import AmplifySettings
 from mmsy_dataset.engine.naive import naive_run
 from mmsy_dataset.engine.runner import Engine
-from mmsy_dataset.mitigation.amplify import Amplifier
 from mmsy_dataset.predictions import ScoringMode
 from tests.adapters.test_blip2 import tiny_blip2, tiny_instructblip
 from tests.adapters.test_idefics3 import tiny_idefics3

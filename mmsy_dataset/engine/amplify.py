@@ -148,7 +148,7 @@ def _attention_function(base: str) -> Any:
         if not isinstance(plan, Plan):
             raise RuntimeError(
                 f"{NAME_PREFIX}{base}: an attention call without an amplification plan; this attention "
-                "implementation is only set by `mmsy_dataset.mitigation.amplify.Amplifier`"
+                "implementation is only set by `mmsy_dataset.engine.amplify.Amplifier`"
             )
         scaling = scaling if scaling is not None else query.shape[-1] ** -0.5
         if module.layer_idx not in plan.layers:
