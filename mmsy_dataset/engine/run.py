@@ -88,10 +88,11 @@ def run_eval(
     else:
         records = [r for r in records if r.config in config.configs]
     dataset_info = dataset_info or {"source": config.dataset}
+    shard_positions: tuple[dict[str, int], int] | None = None
     if config.shard is not None:
         total = len(records)
         records, positions = select(records, config.shard)
-        write_shard_file(folder.out, config.shard, positions, total)
+        shard_positions = (positions, total)
     threads = set_torch_threads(config.threads)
     torch.manual_seed(config.seed)
     if config.api is not None and config.chat_format != "auto":
@@ -113,7 +114,9 @@ def run_eval(
 
         amplifier = Amplifier(adapter, config.amplify)
     try:
-        return _evaluate(config, adapter, records, dataset_info, console, folder, previous, done, threads, amplifier)
+        return _evaluate(
+            config, adapter, records, dataset_info, console, folder, previous, done, threads, amplifier, shard_positions
+        )
     finally:
         if amplifier is not None:
             amplifier.remove()
@@ -130,8 +133,10 @@ def _evaluate(
     done: set[str],
     threads: int,
     amplifier: Any,
+    shard_positions: tuple[dict[str, int], int] | None,
 ) -> RunResult:
-    """The run itself, once the folder is prepared and the model loaded (and amplified)."""
+    """The run itself, once the folder is prepared and the model loaded (and amplified). The
+    folder's first file is written here, so a model that fails to load leaves no folder."""
     mode_name, fallback = adapter.resolve_mode(config.mode.value)
     mode = ScoringMode(mode_name)
     if fallback:
@@ -155,6 +160,8 @@ def _evaluate(
     if amplifier is not None:
         info["amplification"] = amplifier.describe()
     folder.write_run(info)
+    if config.shard is not None and shard_positions is not None:
+        write_shard_file(folder.out, config.shard, *shard_positions)
 
     todo = [r for r in records if r.id not in done]
     engine = Engine(

@@ -116,3 +116,14 @@ def test_cli_shard_and_merge(tmp_path, capsys):
     capsys.readouterr()
     assert main(["merge", str(out), "--out", str(out)]) == 2
     assert "already holds a run" in capsys.readouterr().err
+
+
+def test_a_shard_whose_model_fails_to_load_leaves_no_folder(tmp_path):
+    records = make_records()
+    dataset = tmp_path / "data"
+    write_dataset(dataset, records)
+    out = tmp_path / "shard0"
+    code = main(["eval", "--model", str(tmp_path / "no-such-model"), "--dataset", str(dataset), "--out", str(out),
+                 "--shard", "0/2", "--no-progress"])
+    assert code == 2
+    assert not out.exists()
