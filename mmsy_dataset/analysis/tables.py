@@ -38,7 +38,8 @@ def probe_table(results: Sequence[ProbeResult]) -> Table:
 
 
 def attention_table(results: Sequence[AttentionResult]) -> Table:
-    """ā_l and the image's attention mass per layer, two columns per model."""
+    """ā_l and the image's attention mass per layer, two columns per model (blank past a
+    shallower model's last layer)."""
     table = Table(title="ā_l per layer (image / text attention per token) and image attention mass")
     table.add_column("layer")
     for r in results:
@@ -47,6 +48,9 @@ def attention_table(results: Sequence[AttentionResult]) -> Table:
     for j in range(max(len(r.ratio) for r in results)):
         cells = []
         for r in results:
+            if j >= len(r.ratio):
+                cells += ["", ""]
+                continue
             cells += [
                 _cell(r.ratio[j].value, r.ratio[j].ci_low, r.ratio[j].ci_high),
                 _cell(r.image_mass[j].value, r.image_mass[j].ci_low, r.image_mass[j].ci_high),
