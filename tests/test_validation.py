@@ -32,11 +32,17 @@ def _bad_sets() -> dict[str, list[Prediction]]:
     }
 
 
-@pytest.mark.parametrize("case", list(_bad_sets()))
-def test_every_consumer_refuses_with_the_same_lines(case: str, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture(scope="module")
+def metric() -> Any:
+    """The metric module, loaded once: `evaluate.load` copies and imports the folder each call."""
     import evaluate
 
+    return evaluate.load(str(Path(__file__).resolve().parents[1] / "metrics" / "mmsy_syc"))
+
+
+@pytest.mark.parametrize("case", list(_bad_sets()))
+def test_every_consumer_refuses_with_the_same_lines(case: str, tmp_path: Path, metric: Any,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
     preds = _bad_sets()[case]
     problems = check_predictions(preds)
     assert problems, case
@@ -51,7 +57,6 @@ def test_every_consumer_refuses_with_the_same_lines(case: str, tmp_path: Path,
             compare(preds, preds, "syc", n_bootstrap=0)
         assert str(caught.value).splitlines() == [f"run A: {line}" for line in lines]
 
-    metric = evaluate.load(str(Path(__file__).resolve().parents[1] / "metrics" / "mmsy_syc"))
     with pytest.raises(ScoringError) as caught:
         metric.compute(predictions=[p.model_dump() for p in preds], n_bootstrap=0)
     assert str(caught.value).splitlines() == [f"predictions: {line}" for line in lines]

@@ -5,7 +5,9 @@ A thin wrapper: the scoring itself is `mmsy_dataset.scoring.score`, the library'
 implementation, so that the CLI, the leaderboard and this module can never disagree.
 """
 
+import contextlib
 import json
+import os
 
 import datasets
 import evaluate
@@ -185,6 +187,29 @@ class MmsySyc(evaluate.Metric):
         if prediction is not None:
             prediction = _as_line(0, prediction)
         return super().add(prediction=prediction, reference=reference, **kwargs)
+
+    def compute(self, *, predictions=None, references=None, **kwargs):
+        """`evaluate.Metric.compute`, which releases its cache file and lock only when the
+        computation succeeds: after a refused input the next compute would wait a second for the
+        stale lock and leave an arrow file behind, so they are released here on failure too."""
+        try:
+            return super().compute(predictions=predictions, references=references, **kwargs)
+        except BaseException:
+            self._release_cache()
+            raise
+
+    def _release_cache(self):
+        self.data = self.writer = self.buf_writer = None
+        for filelock, path in zip(self.filelocks or [], self.file_paths or [], strict=False):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+            filelock.release()
+        self.filelocks, self.file_paths = None, None
+        if self.filelock is not None:  # the input was refused while it was being written
+            with contextlib.suppress(FileNotFoundError, TypeError):
+                os.remove(self.cache_file_name)
+            self.filelock.release()
+        self.cache_file_name = self.filelock = self.selected_feature_format = None
 
     def _compute(
         self, predictions, n_bootstrap=1000, seed=0, confidence=0.95, score_field="scores", include_cells=False

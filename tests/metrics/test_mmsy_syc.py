@@ -103,6 +103,7 @@ def test_any_config_first_and_any_order(first: str) -> None:
         assert metric.compute(predictions=batch, n_bootstrap=20, seed=1) == expected
 
 
+@pytest.mark.slow
 def test_refuses_what_the_library_refuses_with_the_same_messages() -> None:
     import evaluate
 
@@ -119,6 +120,7 @@ def test_refuses_what_the_library_refuses_with_the_same_messages() -> None:
         metric.compute(predictions=[broken, *preds[1:]], n_bootstrap=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", CONFIGS)
 def test_readme_recipe_on_a_real_run_of_each_config(tmp_path: Path, config: str) -> None:
     """The README's recipe, verbatim, on the predictions of `mmsy eval --configs <config>`."""
@@ -138,3 +140,19 @@ def test_readme_recipe_on_a_real_run_of_each_config(tmp_path: Path, config: str)
     results = mmsy_syc.compute(predictions=[p.model_dump() for p in predictions], n_bootstrap=0)
     assert results == score(predictions, n_bootstrap=0).flat()
     assert results["acc_r1_n"] == len({p.question_id for p in predictions})
+
+
+def test_a_refused_input_releases_the_cache_file_and_its_lock() -> None:
+    """`evaluate` cleans its arrow cache only after a successful compute; a refused one must not
+    leave a held lock (the next compute would wait on it) or a cache file behind."""
+    import evaluate
+
+    from mmsy_dataset.errors import ScoringError
+
+    metric = evaluate.load(str(FOLDER))
+    preds = [p.model_dump() for p in _mixed_predictions()]
+    with pytest.raises(ScoringError, match="duplicated"):
+        metric.compute(predictions=[*preds, preds[0]], n_bootstrap=0)
+    assert metric.filelock is None and metric.filelocks is None and metric.data is None
+    assert sorted(Path(metric.data_dir).glob("*.arrow")) == []
+    assert metric.compute(predictions=preds, n_bootstrap=0) == score(_mixed_predictions(), n_bootstrap=0).flat()
