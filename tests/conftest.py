@@ -8,9 +8,11 @@ to 100x slower (BLIP-2's engine check: 91 s with two threads, 0.6 s with one).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +23,19 @@ os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="mmsy-hf-home-"))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+_MODULE_SLOW = re.compile(r"^pytestmark = pytest\.mark\.slow$", re.MULTILINE)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under `-m "not slow"`, a module marked slow as a whole is not even imported: deselection
+    happens after collection, and importing such a module (hypothesis, every adapter family)
+    would cost each xdist worker seconds of the quick suite for tests it then drops."""
+    if config.getoption("markexpr", "").strip() != "not slow":
+        return None
+    if collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
+        return None
+    return True if _MODULE_SLOW.search(collection_path.read_text(encoding="utf-8")) else None
 
 
 @pytest.fixture(autouse=True)

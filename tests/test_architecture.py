@@ -6,8 +6,11 @@ body cannot come back."""
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 import mmsy_dataset
@@ -31,15 +34,16 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def import_graph() -> dict[str, set[str]]:
+@functools.cache
+def import_graph() -> dict[str, frozenset[str]]:  # parsed once per process
     """Edges between the package's units: `a -> b` when a module of `a` imports one of `b`."""
-    graph: dict[str, set[str]] = {}
+    edges: dict[str, set[str]] = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         name = _module_name(path)
         source = _unit(name)
         if source is None:
             continue
-        graph.setdefault(source, set())
+        edges.setdefault(source, set())
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             targets: list[str] = []
@@ -55,11 +59,11 @@ def import_graph() -> dict[str, set[str]]:
             for target in targets:
                 unit = _unit(target)
                 if unit is not None and unit != source:
-                    graph[source].add(unit)
-    return graph
+                    edges[source].add(unit)
+    return {unit: frozenset(targets) for unit, targets in edges.items()}
 
 
-def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+def cycles(graph: Mapping[str, AbstractSet[str]]) -> list[list[str]]:
     """Strongly connected components with more than one unit (Tarjan), each sorted."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}

@@ -23,6 +23,7 @@ SMALL = [
 ]
 
 
+@pytest.mark.slow
 def test_build_prints_a_summary_table_and_the_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "data"
     assert main(["build", "--out", str(out), *SMALL]) == 0
@@ -51,6 +52,7 @@ def test_bad_arguments_give_one_clear_line(
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_non_empty_output_needs_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "data"
     out.mkdir()
@@ -86,6 +88,7 @@ def test_help_imports_no_heavy_library() -> None:
     assert "usage: mmsy" in done.stdout and "heavy: []" in done.stdout
 
 
+@pytest.mark.slow
 def test_python_dash_m_runs_the_cli() -> None:
     """`python -m mmsy_dataset.cli` (the form the baseline scripts and `accelerate launch -m` use)
     is the `mmsy` command, exit status included."""

@@ -28,6 +28,8 @@ from hypothesis import strategies as st
 
 from mmsy_dataset.errors import MmsyError
 
+pytestmark = pytest.mark.slow
+
 SEED = int(os.environ.get("MMSY_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
 EXAMPLES = int(os.environ.get("MMSY_FUZZ_EXAMPLES", "1000"))
 HANG_SECONDS = 10.0

@@ -185,6 +185,7 @@ def test_page_is_self_contained() -> None:
     assert "default-src 'none'" in page
 
 
+@pytest.mark.slow
 def test_publish_leaderboard_uploads_a_static_space(board_dirs: tuple[Path, Path, Path], tmp_path: Path) -> None:
     dataset, subs, _ = board_dirs
     (subs / "d.json").unlink()  # the broken one: a published board takes only valid submissions
@@ -212,6 +213,7 @@ def test_publish_leaderboard_uploads_a_static_space(board_dirs: tuple[Path, Path
         assert TOKEN not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_publish_leaderboard_refuses_another_dataset_or_an_invalid_submission(
     board_dirs: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:

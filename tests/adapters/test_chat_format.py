@@ -132,7 +132,9 @@ def _tokens_of_template(adapter: VLMAdapter, messages: list[dict[str, Any]], ima
     return list(out["input_ids"][0].tolist())
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize(
+    "family", [f if f == "llava" else pytest.param(f, marks=pytest.mark.slow) for f in FAMILIES]
+)
 def test_scored_prompts_are_the_checkpoint_template_token_for_token(family: str) -> None:
     build, image_text = FAMILIES[family]
     base = build()
@@ -179,6 +181,7 @@ def test_families_without_a_built_in_format_refuse_the_family_flag(family: str) 
         FAMILIES[family][0]().use_chat_format("family")
 
 
+@pytest.mark.slow
 def test_a_tokenizer_template_gets_string_contents_and_no_second_bos() -> None:
     """A template on the tokenizer only (a text model's): contents are strings with the
     family's image placeholder, tokenized as `tokenizer.apply_chat_template` does."""

@@ -78,6 +78,7 @@ def test_option_mode_is_refused_not_guessed_without_prompt_logprobs():
         _adapter(base).resolve_mode("option")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("choice", ["sum", "norm"])
 def test_option_mode_through_server_equals_local_engine(choice):
     records = make_records(n_questions=2, rounds=2)
@@ -120,6 +121,7 @@ def test_option_mode_stops_when_the_server_changes_shape_mid_run(tmp_path, capsy
     assert [json.loads(x) for x in kept] == rows[:3]
 
 
+@pytest.mark.slow
 def test_run_json_records_what_the_server_reports(tmp_path):
     from mmsy_dataset.cli import main
 

@@ -40,6 +40,7 @@ def test_the_documented_adapter_is_under_80_lines() -> None:
     assert len(_example().splitlines()) < 80
 
 
+@pytest.mark.slow
 def test_the_documented_adapter_scores_like_the_naive_loop(plain_qa: Any) -> None:
     llava = tiny_adapter()
     adapter = plain_qa(llava.model, llava.processor, model_id="plain", device="cpu")

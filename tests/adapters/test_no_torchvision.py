@@ -79,6 +79,7 @@ def test_this_environment_has_no_torchvision() -> None:
     assert importlib.util.find_spec("torchvision") is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", CHECKPOINTS)
 def test_evaluates_through_the_cli_without_torchvision(tmp_path: Path, family: str,
                                                        capsys: pytest.CaptureFixture[str]) -> None:

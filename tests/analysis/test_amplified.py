@@ -85,6 +85,7 @@ def captured() -> dict[float | None, Any]:
     return out
 
 
+@pytest.mark.slow
 def test_lambda_zero_is_the_unamplified_analysis_exactly(captured) -> None:  # type: ignore[no-untyped-def]
     base, zero = captured[None], captured[0.0]
     assert np.array_equal(base.labels, zero.labels)
@@ -133,6 +134,7 @@ def _run(*argv: str) -> int:
     return main(["analyze", *argv, "--no-progress", "--n-bootstrap", "20"])
 
 
+@pytest.mark.slow
 def test_cli_amplifies_per_model_and_records_it(folders, tmp_path) -> None:  # type: ignore[no-untyped-def]
     model, data = folders
     out = tmp_path / "out"

@@ -28,6 +28,7 @@ def _run(*argv: str) -> int:
     return main(["analyze", *argv, "--no-progress", "--n-bootstrap", "50"])
 
 
+@pytest.mark.slow
 def test_probe_and_attention_write_results_and_figures(folders, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     model, data, _ = folders
     out = tmp_path / "out"
@@ -49,6 +50,7 @@ def test_probe_and_attention_write_results_and_figures(folders, tmp_path, capsys
     assert (out / "attention_ratio.png").exists() and (out / "attention_mass.png").exists()
 
 
+@pytest.mark.slow
 def test_bad_inputs_give_one_line_errors(folders, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     model, data, bare = folders
     out = str(tmp_path / "out")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import roc_auc_score
 
 from mmsy_dataset.analysis.attention import attention_stats
 from mmsy_dataset.analysis.capture import AnalysisError
@@ -24,6 +23,8 @@ def contexts(labels: list[int], seed: int = 0, signal_layer: int = 1, n_layers: 
 
 
 def test_weighted_auc_equals_sklearn_with_repeated_items() -> None:
+    from sklearn.metrics import roc_auc_score  # here, not at collection: it costs each worker 0.8 s
+
     rng = np.random.default_rng(1)
     scores = np.round(rng.normal(size=40), 1)  # ties on purpose
     positive = rng.random(40) < 0.3

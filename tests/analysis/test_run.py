@@ -33,6 +33,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> AnalysisSettings:
     )
 
 
+@pytest.mark.slow
 def test_run_probe_and_attention_return_what_they_write(settings: AnalysisSettings, tmp_path: Path) -> None:
     out = tmp_path / "out"
     amplified = replace(settings, out=out, amplify=("2:3",))

@@ -119,6 +119,7 @@ class RepeatedPhotos(FixtureSource):
             yield item
 
 
+@pytest.mark.slow
 def test_training_items_showing_a_benchmark_image_are_left_out_and_counted() -> None:
     factory = RecordFactory(version="1.0.0", seed=0, source="fixture")
     sizes = Sizes(questions_per_task=12, probing_train=20, probing_test=10, sft=10, dpo=20)

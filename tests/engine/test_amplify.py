@@ -169,6 +169,7 @@ def test_only_the_chosen_layers_change(chosen):
             assert not torch.allclose(a, b, atol=1e-4), index
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("placement", ["before", "after"])
 @pytest.mark.parametrize("queries", ["after-image", "all"])
 def test_cached_engine_equals_uncached_loop(placement, queries):

@@ -24,6 +24,7 @@ def _eval(folders, out, *extra):
                  "--n-bootstrap", "10", *extra])
 
 
+@pytest.mark.slow
 def test_run_json_records_the_amplification_and_resume_compares_it(folders, tmp_path, capsys):
     out = tmp_path / "run"
     assert _eval(folders, out, "--amplify", "2-2:0.9", "--amplify-queries", "all") == 0
@@ -64,6 +65,7 @@ def test_an_api_model_cannot_be_amplified(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_baseline_script_writes_table_plot_and_paired_tests(folders, tmp_path, monkeypatch):
     import importlib.util
     import sys

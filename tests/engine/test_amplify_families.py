@@ -18,6 +18,8 @@ from tests.adapters.test_llava_next import tiny_next
 from tests.adapters.test_qwen2_vl import tiny_qwen
 from tests.engine.helpers import make_records
 
+pytestmark = pytest.mark.slow
+
 FAMILIES = {
     "blip2": tiny_blip2,
     "instructblip": tiny_instructblip,

@@ -23,6 +23,7 @@ def _config(out, **kw):
     return EvalConfig(model="tiny", dataset="mem", out=out, n_bootstrap=50, progress=False, **kw)
 
 
+@pytest.mark.slow
 def test_full_output_folder(tmp_path):
     records = make_records(n_questions=2)
     result = run_eval(_config(tmp_path), adapter=tiny_adapter(), records=records)

@@ -73,6 +73,7 @@ def test_card_header_declares_configs_features_and_sizes(built: Path) -> None:
         assert section in text
 
 
+@pytest.mark.slow
 def test_manifest_checksums_verify_and_detect_tampering(built: Path, tmp_path: Path) -> None:
     assert verify_folder(built) == []
     copy = tmp_path / "copy"
@@ -101,6 +102,7 @@ def test_read_records_round_trips(built: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_bad_row_names_file_record_and_field(built: Path, tmp_path: Path) -> None:
     folder = tmp_path / "bad"
     build_small(folder)
@@ -117,6 +119,7 @@ def test_a_bad_row_names_file_record_and_field(built: Path, tmp_path: Path) -> N
     assert str(path) in message and table.column("id")[2].as_py() in message and "answer_letter" in message
 
 
+@pytest.mark.slow
 def test_a_corrupt_parquet_file_is_named(built: Path, tmp_path: Path) -> None:
     folder = tmp_path / "corrupt"
     build_small(folder)
@@ -126,6 +129,7 @@ def test_a_corrupt_parquet_file_is_named(built: Path, tmp_path: Path) -> None:
         read_records(folder, "dpo", "train")
 
 
+@pytest.mark.slow
 def test_non_empty_output_is_refused_without_overwrite_and_kept(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()

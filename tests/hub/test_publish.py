@@ -36,6 +36,7 @@ def expected_files(folder: Path) -> list[str]:
     return [*sorted(manifest["files"]), MANIFEST]
 
 
+@pytest.mark.slow
 def test_dry_run_lists_exactly_the_files_and_the_commit(built: Path, hub: FakeHub, tmp_path: Path) -> None:
     result = mmsy(["publish", "dataset", str(built), "--repo", "my-org/mmsy", "--dry-run"], hub, tmp_path, token=None)
     assert result.returncode == 0, result.stderr
@@ -56,6 +57,7 @@ def test_dry_run_lists_exactly_the_files_and_the_commit(built: Path, hub: FakeHu
     assert hub.requests == []  # no token needed, nothing sent
 
 
+@pytest.mark.slow
 def test_upload_end_to_end_through_huggingface_hub(built: Path, hub: FakeHub, tmp_path: Path) -> None:
     home = tmp_path / "hf-home"
     result = mmsy(["publish", "dataset", str(built), "--repo", "my-org/mmsy", "--private"], hub, home)
@@ -109,6 +111,7 @@ def test_upload_end_to_end_through_huggingface_hub(built: Path, hub: FakeHub, tm
     assert loaded.num_rows == counts["sycophancy"]["test"]
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Use .content=:DeprecationWarning")  # huggingface_hub's LFS PUT
 def test_large_build_goes_through_the_folder_upload_and_is_tagged(
     built: Path, hub: FakeHub, monkeypatch: pytest.MonkeyPatch
@@ -125,6 +128,7 @@ def test_large_build_goes_through_the_folder_upload_and_is_tagged(
     assert repo.tags == {"v1.0.0": repo.commits[-1]["oid"]} == {"v1.0.0": published.commit_oid}
 
 
+@pytest.mark.slow
 def test_publishing_a_version_twice_is_refused_before_uploading(built: Path, hub: FakeHub, tmp_path: Path) -> None:
     assert mmsy(["publish", "dataset", str(built), "--repo", "my-org/mmsy"], hub, tmp_path).returncode == 0
     sent = len(hub.requests)
@@ -135,6 +139,7 @@ def test_publishing_a_version_twice_is_refused_before_uploading(built: Path, hub
     assert len(hub.repos["my-org/mmsy"].commits) == 1
 
 
+@pytest.mark.slow
 def test_folder_that_does_not_match_its_manifest_uploads_nothing(built: Path, hub: FakeHub, tmp_path: Path) -> None:
     broken = tmp_path / "ds"
     shutil.copytree(built, broken)
@@ -145,6 +150,7 @@ def test_folder_that_does_not_match_its_manifest_uploads_nothing(built: Path, hu
     assert hub.requests == []
 
 
+@pytest.mark.slow
 def test_folder_without_manifest_uploads_nothing(hub: FakeHub, tmp_path: Path) -> None:
     line = one_error_line(mmsy(["publish", "dataset", str(tmp_path), "--repo", "my-org/mmsy"], hub, tmp_path))
     assert "no MM-SY manifest here" in line
@@ -157,12 +163,14 @@ def test_invalid_repo_ids(repo: str) -> None:
         check_repo_id(repo)
 
 
+@pytest.mark.slow
 def test_invalid_repo_id_uploads_nothing(built: Path, hub: FakeHub, tmp_path: Path) -> None:
     line = one_error_line(mmsy(["publish", "dataset", str(built), "--repo", "my-org/mm..sy"], hub, tmp_path))
     assert "--repo 'my-org/mm..sy': not a Hub repo id" in line
     assert hub.requests == []
 
 
+@pytest.mark.slow
 def test_missing_token_uploads_nothing(built: Path, hub: FakeHub, tmp_path: Path) -> None:
     line = one_error_line(mmsy(["publish", "dataset", str(built), "--repo", "my-org/mmsy"], hub, tmp_path, token=None))
     assert "no Hugging Face token" in line and "HF_TOKEN" in line

@@ -54,6 +54,7 @@ def test_module_may_not_import_what_the_package_does_not_provide(tmp_path: Path)
         write_metric_space(tmp_path / "out", "my-org/mmsy-syc", requirement="mmsy==0.1.0")
 
 
+@pytest.mark.slow
 def test_publish_metric_uploads_the_space(tmp_path: Path) -> None:
     with FakeHub() as hub:
         dry = mmsy(["publish", "metric", "--repo", REPO, "--dry-run"], hub, tmp_path / "home", token=None)

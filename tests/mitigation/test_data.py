@@ -22,6 +22,7 @@ def _conversation(prompt: list[dict]) -> tuple:
     return tuple(Message(m["role"], t, image=i == 0) for i, (m, t) in enumerate(zip(prompt, texts, strict=True)))
 
 
+@pytest.mark.slow
 def test_sft_rows_tokenize_as_the_engine_and_learn_only_the_reply(train_data: Path, tiny_model: Path) -> None:
     from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
@@ -48,6 +49,7 @@ def test_sft_rows_tokenize_as_the_engine_and_learn_only_the_reply(train_data: Pa
         assert ids[-1] == processor.tokenizer.eos_token_id
 
 
+@pytest.mark.slow
 def test_rows_hold_the_true_and_false_options(train_data: Path) -> None:
     sft = {r.id: r for r in read_records(train_data, "sft", "train")}
     dpo = {r.id: r for r in read_records(train_data, "dpo", "train")}

@@ -69,6 +69,7 @@ def _records(folder: Path) -> list[Any]:
 # -- building -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_build_loads_with_datasets_with_the_original_jpegs(built: Path, tdiuc: Path) -> None:
     syc = load_dataset(str(built), "sycophancy", split="test")
     assert len(syc) == 10 * 3 * 3
@@ -81,11 +82,13 @@ def test_build_loads_with_datasets_with_the_original_jpegs(built: Path, tdiuc: P
     assert record.question_id.startswith("tdiuc-") and record.provenance.source == "tdiuc"
 
 
+@pytest.mark.slow
 def test_building_twice_gives_byte_identical_folders(built: Path, tdiuc: Path, tmp_path: Path) -> None:
     build(tdiuc, tmp_path / "again")
     assert _files(tmp_path / "again") == _files(built)
 
 
+@pytest.mark.slow
 def test_cli_build_matches_the_library_build(built: Path, tdiuc: Path, tmp_path: Path) -> None:
     out = tmp_path / "cli"
     assert main(["build", "--source", "tdiuc", "--tdiuc-dir", str(tdiuc), "--out", str(out), *SIZE_FLAGS]) == 0
@@ -211,6 +214,7 @@ def _coco_ids(root: Path, task: str) -> list[int]:
     return [a["image_id"] for a in annotations if a["question_type"] == task]
 
 
+@pytest.mark.slow
 def test_missing_images_are_counted_and_skipped_only_on_request(copy: Path, tmp_path: Path) -> None:
     gone = _coco_ids(copy, "counting")[:6]
     for image_id in gone:
@@ -231,6 +235,7 @@ def _train_ids(root: Path, task: str) -> list[int]:
     return sorted({a["image_id"] for a in annotations if a["question_type"] == task})
 
 
+@pytest.mark.slow
 def test_training_photos_equal_to_a_benchmark_photo_are_left_out_and_counted(
     built: Path, copy: Path, tmp_path: Path
 ) -> None:

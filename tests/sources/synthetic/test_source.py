@@ -88,6 +88,7 @@ def test_pools_have_at_least_eight_values(source: SyntheticSource, task: Task) -
         assert len(set(item.answer_pool)) == len(item.answer_pool) >= 8
 
 
+@pytest.mark.slow
 def test_answers_cover_the_pool_roughly_uniformly(source: SyntheticSource) -> None:
     items = take(source, Task.COLOR, Partition.TRAIN, 900)
     counts = Counter(i.answer for i in items)

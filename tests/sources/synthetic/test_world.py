@@ -63,6 +63,7 @@ def test_positional_answer_is_the_only_object_on_the_asked_side(source: Syntheti
         assert beyond == [answer]
 
 
+@pytest.mark.slow
 def test_counting_answer_matches_the_scene(source: SyntheticSource) -> None:
     for _, answer, meta in scenes(source, Task.COUNTING):
         counted = meta["question"]["counted"]
