@@ -26,6 +26,10 @@ def _unit(module: str) -> str | None:
     return parts[1]
 
 
+def _is_module(name: str) -> bool:
+    return (PACKAGE / f"{name}.py").is_file() or (PACKAGE / name / "__init__.py").is_file()
+
+
 def _module_name(path: Path) -> str:
     rel = path.relative_to(PACKAGE.parent).with_suffix("")
     parts = list(rel.parts)
@@ -54,8 +58,11 @@ def import_graph() -> dict[str, frozenset[str]]:  # parsed once per process
                 if node.level:
                     anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join([*anchor, base] if base else anchor)
-                # `from mmsy_dataset import adapters` names a unit in the alias.
-                targets = [f"{base}.{alias.name}" for alias in node.names] if base == "mmsy_dataset" else [base]
+                # `from mmsy_dataset import adapters` names a unit in the alias (but not in
+                # `from mmsy_dataset import __version__`).
+                targets = (
+                    [f"{base}.{a.name}" for a in node.names if _is_module(a.name)] if base == "mmsy_dataset" else [base]
+                )
             for target in targets:
                 unit = _unit(target)
                 if unit is not None and unit != source:
