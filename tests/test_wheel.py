@@ -1,6 +1,6 @@
 """The installed package works without the source tree: a wheel built from this checkout,
-installed (not editable) into a fresh virtual environment, builds a dataset and evaluates the
-bundled reference model from an empty folder.
+installed (not editable) into a fresh virtual environment, builds a dataset, evaluates the
+bundled reference model and runs the demo from empty folders.
 
 Offline and fast: the wheel is built without build isolation, and the new environment reuses
 this environment's installed dependencies through a `.pth` file instead of downloading them.
@@ -88,3 +88,14 @@ def test_installed_mmsy_builds_and_evaluates_from_an_empty_folder(installed: Pat
     metrics = json.loads((work / "run" / "metrics.json").read_text())["metrics"]
     assert metrics["acc_r1"]["overall"]["n"] == 2 * 10  # two questions in each of ten tasks
     assert (work / "run" / "predictions.jsonl").read_text().count("\n") == 2 * 10 * 3  # three tones
+
+
+def test_installed_mmsy_demo_runs_from_an_empty_folder(installed: Path, tmp_path: Path) -> None:
+    """`mmsy demo` needs only the package: it builds the benchmark and evaluates the bundled
+    reference model, writing its report in the current folder."""
+    work = tmp_path / "demo"
+    work.mkdir()
+    _run(installed / "mmsy", "demo", "--limit", "3", "--threads", "1", "--no-progress", cwd=work, env=_env())
+    assert (work / "mmsy-data" / "mmsy_manifest.json").is_file()
+    metrics = json.loads((work / "mmsy-demo-run" / "metrics.json").read_text())["metrics"]
+    assert metrics["acc_r1"]["overall"]["n"] > 0 and "syc" in metrics
