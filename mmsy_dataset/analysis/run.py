@@ -29,6 +29,7 @@ from mmsy_dataset.analysis.plots import plot_attention, plot_probe
 from mmsy_dataset.analysis.probe import ProbeResult, fit_probes
 from mmsy_dataset.engine.config import AmplifySettings
 from mmsy_dataset.schemas import QuestionRecord
+from mmsy_dataset.threads import set_torch_threads
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class AnalysisSettings:
     progress: bool = True
     amplify: tuple[str, ...] | None = None
     amplify_queries: Literal["after-image", "all"] | None = None
+    threads: int | None = None
+    """torch CPU threads; None: the cores available to this process (as `mmsy eval`)."""
 
     def recorded(self) -> dict[str, Any]:
         """The `settings` block of probe.json / attention.json: what changes the numbers."""
@@ -138,6 +141,8 @@ def plan_models(settings: AnalysisSettings) -> list[AnalysedModel]:
     Without `labels` a model is named after its folder, and an amplified one says so
     (`base +amp 3-4:0.9`), so an overlay of the same model with and without stays readable.
     """
+    if settings.threads is not None and settings.threads < 1:
+        raise AnalysisError(f"--threads: expected >= 1, got {settings.threads}")
     plan = _amplify_plan(settings)
     if settings.labels is None:
         names = [Path(m).name or m for m in settings.models]
@@ -227,6 +232,7 @@ def run_probe(settings: AnalysisSettings, console: Any = None) -> ProbeRun:
 
     console = _console(console)
     models = plan_models(settings)
+    set_torch_threads(settings.threads)
     train = load_probing(settings.dataset, "train", settings.limit)
     test = load_probing(settings.dataset, "test", settings.limit)
     results: list[ProbeResult] = []
@@ -266,6 +272,7 @@ def run_attention(
 
     console = _console(console)
     models = plan_models(settings)
+    set_torch_threads(settings.threads)
     splits = ("train", "test") if split == "all" else (split,)
     records = [r for s in splits for r in load_probing(settings.dataset, s, settings.limit)]
     results: list[AttentionResult] = []

@@ -67,6 +67,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--option-choice", choices=("sum", "norm"), default="sum")
     p.add_argument("--limit", type=int, default=None, help="at most N contexts per split (quick runs)")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: the cores available to this process; 1 on a busy shared machine)",
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", choices=("auto", "float32", "float16", "bfloat16"), default="auto")
     p.add_argument("--trust-remote-code", action="store_true")
@@ -112,6 +118,7 @@ def settings_from_args(args: argparse.Namespace) -> AnalysisSettings:
         progress=not args.no_progress,
         amplify=None if args.amplify is None else tuple(args.amplify),
         amplify_queries=args.amplify_queries,
+        threads=args.threads,
     )
 
 

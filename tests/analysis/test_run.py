@@ -83,6 +83,8 @@ def test_models_are_named_and_checked_before_any_is_loaded(settings: AnalysisSet
         plan_models(replace(two, amplify=("1-3:1",), labels=("a",)))
     with pytest.raises(AnalysisError, match="--label: 1 given for 2 --model"):
         plan_models(replace(two, labels=("a",)))
+    with pytest.raises(AnalysisError, match="--threads: expected >= 1, got 0"):
+        plan_models(replace(two, threads=0))
 
 
 def test_a_failing_model_leaves_no_folder(settings: AnalysisSettings, tmp_path: Path) -> None:
