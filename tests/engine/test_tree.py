@@ -41,7 +41,7 @@ def test_multi_round_run_computes_exactly_the_unique_token_minimum(mode):
     dialogues = engine.run(records)
     assert max(len(d.turns) for d in dialogues) == 5
     minimum = minimum_tokens(tiny_adapter(), dialogues, mode)
-    assert engine.stats.tokens_real == minimum   # every distinct prefix once
+    assert engine.stats.tokens_real == minimum  # every distinct prefix once
     assert engine.stats.prefix_fallbacks == 0
 
 
