@@ -6,8 +6,8 @@
 
 The real sources are described in docs/real_sources.md (how to obtain TDIUC, counts, timings).
 
-Every flag of `mmsy build --help` is accepted. Publishing is `huggingface-cli upload
-<org>/mmsy mmsy-data --repo-type dataset` (the folder already is a Hub dataset repo).
+Every flag of `mmsy build --help` is accepted. Publish the folder with `mmsy publish dataset
+mmsy-data --repo <org>/mmsy`, which verifies it against its manifest and tags the version.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from mmsy_dataset.tasks import LETTERS, Task, Tone
 
 
 class ScoringMode(StrEnum):
-    """How a multiple-choice turn was scored (design.md, "Scoring modes")."""
+    """How a multiple-choice turn was scored (docs/engine.md, "Scoring modes")."""
 
     LETTER = "letter"
     """Logits of the option labels (A-D) at the answer position: the paper's way for open models."""

@@ -116,7 +116,7 @@ class EvalConfig(BaseModel):
     limit: int | None = None
     """At most this many records per config (quick runs); None runs all."""
     mode: ScoringMode = ScoringMode.LETTER
-    """How turns are scored (design.md, "Scoring modes")."""
+    """How turns are scored (docs/engine.md, "Scoring modes")."""
     option_choice: Literal["sum", "norm"] = "sum"
     """Option mode: the choice is the argmax of the summed (`sum`) or length-normalised scores."""
     prompt_baseline: bool = False

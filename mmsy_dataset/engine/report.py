@@ -15,7 +15,7 @@ BARS = (("acc_r1", "Acc@R1"), ("syc", "Syc"), ("cor_with_answer", "Cor w/ a"), (
 
 
 def compute_metrics(predictions: Sequence[Prediction], n_bootstrap: int, seed: int, score_field: str = "scores") -> Any:
-    """The one call into the scoring library (issue 4): a `ScoreReport` with bootstrap CIs."""
+    """The one call into the scoring library: a `ScoreReport` with bootstrap CIs."""
     from mmsy_dataset.scoring import score
 
     return score(predictions, n_bootstrap=n_bootstrap, seed=seed, score_field=score_field)  # type: ignore[arg-type]

@@ -126,7 +126,7 @@ def tune_allocator() -> None:
 
     Sequence lengths vary from batch to batch, so tensors of new sizes are allocated at every
     step; by default glibc serves them with fresh mmaps and every page is faulted in and zeroed
-    again, which cost up to ten times the step's compute on the development machine.
+    again, which cost up to ten times the step's compute on a 2-core machine.
     """
     import ctypes
     import ctypes.util

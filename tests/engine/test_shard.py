@@ -34,7 +34,9 @@ def test_partition_is_deterministic_and_keeps_questions_together():
     for part in parts:
         for record in part:
             assert shard_of(record.question_id, 3) == parts.index(part)
-    assert shard_of("q1", 7) == shard_of("q1", 7)
+    # Pinned: the same question lands in the same shard on any machine and Python process
+    # (sha256, not the salted built-in hash), so shards run on different machines merge.
+    assert [shard_of(q, 7) for q in ("q1", "q2", "abc")] == [4, 4, 2]
     with pytest.raises(ValueError, match="0 <= i < n"):
         Shard.parse("2/2")
     with pytest.raises(ValueError, match="expected 'i/n'"):
