@@ -135,11 +135,6 @@ class MitigationConfig:
         if reserved:
             raise ValueError(f"trainer_args: set {sorted(reserved)} as top-level settings instead")
 
-    @property
-    def effective_batch_size(self) -> int:
-        """Rows per optimiser step on one device (times the number of devices under accelerate)."""
-        return self.per_device_train_batch_size * self.gradient_accumulation_steps
-
     def to_json(self) -> dict[str, Any]:
         return {"method": self.method, **dataclasses.asdict(self)}
 

@@ -38,7 +38,7 @@ from mmsy_dataset.reference.labels import (
 from mmsy_dataset.reference.lookup import AnswerLookup, AttentionProbe, NameMatch, named_things
 from mmsy_dataset.reference.model import QUICK_CONFIG, REFERENCE_CONFIG, build_reference, count_parameters
 from mmsy_dataset.reference.pool import ImagePool, normalise, render_pool
-from mmsy_dataset.tasks import TASKS, Partition, Task
+from mmsy_dataset.tasks import TASKS, Partition
 from mmsy_dataset.threads import set_torch_threads
 
 
@@ -553,11 +553,4 @@ def monitor(
     return entry
 
 
-def parameters_changed(before: dict[str, Any], model: Any) -> list[str]:
-    """Names of parameters that differ from a `state_dict` copy (the recipe's smoke test)."""
-    import torch
-
-    return [n for n, p in model.state_dict().items() if not torch.equal(before[n], p)]
-
-
-__all__ = ["QUICK_TRAIN", "TASKS", "Task", "TrainConfig", "TrainResult", "lr_at", "parameters_changed", "train"]
+__all__ = ["QUICK_TRAIN", "TrainConfig", "TrainResult", "lr_at", "train"]

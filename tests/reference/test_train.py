@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mmsy_dataset.reference.model import QUICK_CONFIG
-from mmsy_dataset.reference.train import QUICK_TRAIN, lr_at, parameters_changed, train
+from mmsy_dataset.reference.train import QUICK_TRAIN, lr_at, train
 
 #: Smaller still than the recipe's quick mode: no monitoring evaluation, one thread.
 QUICK = dataclasses.replace(
@@ -23,6 +24,13 @@ QUICK = dataclasses.replace(
     vision_batch_size=4,
     aux_weight=0.5,
 )
+
+
+def parameters_changed(before: dict[str, Any], model: Any) -> list[str]:
+    """Names of the parameters that differ from a `state_dict` copy."""
+    import torch
+
+    return [n for n, p in model.state_dict().items() if not torch.equal(before[n], p)]
 
 
 @pytest.fixture(scope="module")

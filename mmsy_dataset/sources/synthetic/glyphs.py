@@ -20,10 +20,6 @@ class Thing:
     plural: str = ""
 
     @property
-    def char(self) -> str:
-        return chr(self.code)
-
-    @property
     def many(self) -> str:
         return self.plural or self.name + "s"
 

@@ -30,8 +30,6 @@ from mmsy_dataset.sources.synthetic.glyphs import (
 from mmsy_dataset.sources.synthetic.scene import Glyph, Scene, Shape, grid_cells, jitter, plain_background
 
 PURPOSES: tuple[str, ...] = tuple(TOOLS)
-MOOD_NAMES: tuple[str, ...] = tuple(t.name for t in MOODS)
-CLOCK_NAMES: tuple[str, ...] = tuple(t.name for t in CLOCKS)
 
 #: (column step, row step) of each relation, in reading order of the grid.
 DIRECTIONS: dict[str, tuple[int, int]] = {
