@@ -97,3 +97,24 @@ def test_python_dash_m_runs_the_cli() -> None:
 
     done = subprocess.run([sys.executable, "-m", "mmsy_dataset.cli", "score"], capture_output=True, text=True)
     assert done.returncode == 2 and "usage: mmsy score" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["score", "p.jsonl"],
+        ["compare", "a.jsonl", "b.jsonl"],
+        ["eval", "--model", "m", "--dataset", "d", "--out", "o"],
+        ["analyze", "probe", "--model", "m", "--dataset", "d", "--out", "o"],
+        ["publish", "leaderboard", "subs", "--dataset", "d", "--repo", "o/r"],
+    ],
+)
+def test_both_bootstrap_spellings_set_the_same_option(argv: list[str]) -> None:
+    from mmsy_dataset.cli import parser
+
+    def resamples(*flag: str) -> int:
+        args = vars(parser().parse_args([*argv, *flag]))
+        return args.get("bootstrap", args.get("n_bootstrap"))  # type: ignore[no-any-return]
+
+    assert resamples() == 1000
+    assert resamples("--bootstrap", "7") == resamples("--n-bootstrap", "7") == 7

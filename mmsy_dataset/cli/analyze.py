@@ -76,7 +76,14 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", choices=("auto", "float32", "float16", "bfloat16"), default="auto")
     p.add_argument("--trust-remote-code", action="store_true")
-    p.add_argument("--n-bootstrap", type=int, default=1000)
+    p.add_argument(
+        "--n-bootstrap",
+        "--bootstrap",
+        dest="n_bootstrap",
+        type=int,
+        default=1000,
+        help="bootstrap resamples (default 1000)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
     amp = p.add_argument_group("attention amplification (paper 4.3, eq. 7; as in `mmsy eval --amplify`)")

@@ -6,9 +6,15 @@ import argparse
 
 
 def add_bootstrap_options(p: argparse.ArgumentParser) -> None:
-    """`--bootstrap` and `--seed`, the same on every command that puts intervals on a metric."""
+    """`--bootstrap` (or `--n-bootstrap`, as `mmsy eval` and `mmsy analyze` spell it) and `--seed`,
+    the same on every command that puts intervals on a metric."""
     p.add_argument(
-        "--bootstrap", type=int, default=1000, help="bootstrap resamples of questions (default 1000; 0: none)"
+        "--bootstrap",
+        "--n-bootstrap",
+        dest="bootstrap",
+        type=int,
+        default=1000,
+        help="bootstrap resamples of questions (default 1000; 0: none)",
     )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
 

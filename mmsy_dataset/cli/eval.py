@@ -87,7 +87,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-new-tokens", type=int, default=32, help="text mode: longest reply")
-    p.add_argument("--n-bootstrap", type=int, default=1000)
+    p.add_argument(
+        "--n-bootstrap",
+        "--bootstrap",
+        dest="n_bootstrap",
+        type=int,
+        default=1000,
+        help="bootstrap resamples (default 1000)",
+    )
     p.add_argument("--overwrite", action="store_true", help="delete an existing run in --out")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(

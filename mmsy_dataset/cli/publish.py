@@ -43,7 +43,14 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--dataset", type=Path, required=True, help="the leaderboard's dataset folder (all must match it)")
     common(p, "my-org/mmsy-leaderboard")
     p.add_argument("--out", type=Path, help="write the site here (default: a temporary folder)")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument(
+        "--bootstrap",
+        "--n-bootstrap",
+        dest="bootstrap",
+        type=int,
+        default=1000,
+        help="bootstrap resamples (default 1000)",
+    )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(handler=run_publish_leaderboard)
 
