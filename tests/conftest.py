@@ -30,7 +30,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-_MODULE_SLOW = re.compile(r"^pytestmark = pytest\.mark\.slow$", re.MULTILINE)
+#: `pytestmark = pytest.mark.slow`, or a list of marks that starts with it.
+_MODULE_SLOW = re.compile(r"^pytestmark = (pytest\.mark\.slow$|\[\s*pytest\.mark\.slow,)", re.MULTILINE)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
