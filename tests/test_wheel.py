@@ -2,8 +2,10 @@
 installed (not editable) into a fresh virtual environment, builds a dataset, evaluates the
 bundled reference model and runs the demo from empty folders.
 
-Offline and fast: the wheel is built without build isolation, and the new environment reuses
-this environment's installed dependencies through a `.pth` file instead of downloading them.
+Offline and fast: the wheel is built without build isolation, and the new environment gets
+symbolic links to this environment's installed copies of the wheel's declared dependencies
+(and theirs) instead of downloading them; each command's imports are recorded and checked
+against them (`tests/installed.py`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
+
+from tests.installed import assert_declared, link_dependencies, mmsy_recording_imports
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,9 +37,14 @@ def _run(*command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> 
     return done.stdout
 
 
+class Installed(NamedTuple):
+    bin: Path  # of the fresh virtual environment
+    wheel: Path  # installed there
+
+
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """bin/ of a fresh virtual environment with the wheel installed."""
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """A fresh virtual environment with the wheel installed."""
     tmp = tmp_path_factory.mktemp("wheel")
     # A copy of what the wheel is built from, so that no build/ or *.egg-info lands in the checkout.
     source = tmp / "source"
@@ -54,12 +63,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=tmp)
     python = venv / "bin" / "python"
     target = _run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=tmp).strip()
-    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    # Only the dependencies: paths a .pth adds are not site folders, so this environment's own
-    # (editable) mmsy install is not activated there.
-    (Path(target) / "mmsy-test-dependencies.pth").write_text("\n".join(sorted(ours)) + "\n")
+    # Only the declared dependencies, linked from this environment: not its editable mmsy, nor
+    # what the wheel does not declare (see tests/installed.py).
+    link_dependencies(wheel, Path(target))
     _run(*pip, "--python", python, "install", "-q", "--no-deps", "--no-index", wheel, cwd=tmp)
-    return venv / "bin"
+    return Installed(venv / "bin", wheel)
 
 
 def _env() -> dict[str, str]:
@@ -69,33 +77,43 @@ def _env() -> dict[str, str]:
     return env
 
 
-def test_installed_mmsy_builds_and_evaluates_from_an_empty_folder(installed: Path, tmp_path: Path) -> None:
+def _mmsy_declared(installed: Installed, *args: str, cwd: Path) -> None:
+    """`mmsy ARG...` in the new environment, then the check that each module it imported is in
+    the standard library, the wheel's own or from one of its declared dependencies."""
+    imported = cwd.parent / f"imported-{args[0]}.json"  # the command runs in an empty folder
+    _run(installed.bin / "python", "-c", mmsy_recording_imports(imported), *args, cwd=cwd, env=_env())
+    assert_declared(imported, installed.wheel)
+
+
+def test_installed_mmsy_builds_and_evaluates_from_an_empty_folder(installed: Installed, tmp_path: Path) -> None:
     work = tmp_path / "elsewhere"
     work.mkdir()
     env = _env()
     where = "import mmsy_dataset, mmsy_dataset.reference as r; print(mmsy_dataset.__file__); print(r.WEIGHTS_DIR)"
-    package, weights = _run(installed / "python", "-c", where, cwd=work, env=env).split()
-    assert Path(package).is_relative_to(installed.parent) and not Path(package).is_relative_to(ROOT)
+    package, weights = _run(installed.bin / "python", "-c", where, cwd=work, env=env).split()
+    assert Path(package).is_relative_to(installed.bin.parent) and not Path(package).is_relative_to(ROOT)
 
-    mmsy = installed / "mmsy"
-    build = ["build", "--out", "small", "--questions-per-task", "2", "--configs", "sycophancy", "--image-size", "64"]
-    _run(mmsy, *build, cwd=work, env=env)
+    build = ["build", "--questions-per-task", "2", "--configs", "sycophancy", "--image-size", "64"]
+    _run(installed.bin / "mmsy", *build, "--out", "small", cwd=work, env=env)  # the console script
     card = (work / "small" / "README.md").read_text()
     assert "share no question and no image" in card and "configs:" in card
+    _mmsy_declared(installed, *build, "--out", "again", cwd=work)
+    manifest = json.loads((work / "small" / "mmsy_manifest.json").read_text())
+    assert json.loads((work / "again" / "mmsy_manifest.json").read_text())["checksum"] == manifest["checksum"]
 
     evaluate = ["eval", "--model", weights, "--dataset", "small", "--out", "run", "--configs", "sycophancy"]
-    _run(mmsy, *evaluate, "--mode", "option", "--n-bootstrap", "20", "--no-progress", cwd=work, env=env)
+    _mmsy_declared(installed, *evaluate, "--mode", "option", "--n-bootstrap", "20", "--no-progress", cwd=work)
     metrics = json.loads((work / "run" / "metrics.json").read_text())["metrics"]
     assert metrics["acc_r1"]["overall"]["n"] == 2 * 10  # two questions in each of ten tasks
     assert (work / "run" / "predictions.jsonl").read_text().count("\n") == 2 * 10 * 3  # three tones
 
 
-def test_installed_mmsy_demo_runs_from_an_empty_folder(installed: Path, tmp_path: Path) -> None:
+def test_installed_mmsy_demo_runs_from_an_empty_folder(installed: Installed, tmp_path: Path) -> None:
     """`mmsy demo` needs only the package: it builds the benchmark and evaluates the bundled
     reference model, writing its report in the current folder."""
     work = tmp_path / "demo"
     work.mkdir()
-    _run(installed / "mmsy", "demo", "--limit", "3", "--threads", "1", "--no-progress", cwd=work, env=_env())
+    _mmsy_declared(installed, "demo", "--limit", "3", "--threads", "1", "--no-progress", cwd=work)
     assert (work / "mmsy-data" / "mmsy_manifest.json").is_file()
     metrics = json.loads((work / "mmsy-demo-run" / "metrics.json").read_text())["metrics"]
     assert metrics["acc_r1"]["overall"]["n"] > 0 and "syc" in metrics

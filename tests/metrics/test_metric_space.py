@@ -1,7 +1,7 @@
 """The metric Space `mmsy publish metric` writes: its layout, its pins, and that it loads with
-`evaluate.load(folder)` in a fresh virtual environment holding only the built wheel (the
-third-party dependencies are borrowed from the project's environment through a .pth file,
-so nothing is downloaded; the source tree is not on the path)."""
+`evaluate.load(folder)` in a fresh virtual environment holding the built wheel and links to
+this environment's copies of its declared dependencies (nothing is downloaded; the source tree
+is not on the path), importing nothing those dependencies do not provide (`tests/installed.py`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 from importlib import metadata
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 
 from mmsy_dataset.hub.metric_space import MetricSpaceError, foreign_imports, write_metric_space
 from tests.hub.fake_hub import TOKEN, FakeHub, mmsy, upload_requests
+from tests.installed import assert_declared, link_dependencies, record_imports
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO = "my-org/mmsy_syc"
@@ -106,7 +106,7 @@ def _wheel(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_space_loads_with_evaluate_in_a_fresh_venv_with_only_the_wheel(tmp_path: Path) -> None:
+def test_space_loads_with_evaluate_in_a_fresh_venv_with_the_wheel_and_its_dependencies(tmp_path: Path) -> None:
     wheel = _wheel(tmp_path)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
@@ -119,11 +119,10 @@ def test_space_loads_with_evaluate_in_a_fresh_venv_with_only_the_wheel(tmp_path:
         timeout=300,
         env=env,
     )
-    # The wheel's dependencies (evaluate, datasets, torch, ...) come from this environment,
-    # appended after the venv's own site-packages (whose mmsy_dataset therefore wins).
+    # The wheel's declared dependencies (evaluate, datasets, torch, ...), linked from this environment.
     where = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
     site = Path(subprocess.run([str(python), "-c", where], check=True, capture_output=True, text=True).stdout.strip())
-    (site / "borrowed-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    link_dependencies(wheel, site)
     space = tmp_path / "space" / "mmsy_syc"
     write_metric_space(space, REPO, requirement=f"mmsy=={metadata.version('mmsy')}")
     script = f"""
@@ -136,7 +135,7 @@ record = dict(record_id="syc-q1", config="sycophancy", question_id="q1", task="c
 full = mmsy_dataset.Prediction.model_validate(record).model_dump()
 out = metric.compute(predictions=[full], n_bootstrap=0)
 print(json.dumps({{"syc": out["syc"], "acc_r1": out["acc_r1"], "file": mmsy_dataset.__file__}}))
-"""
+{record_imports(tmp_path / "imported.json")}"""
     env.update(HF_HOME=str(tmp_path / "hf-home"), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     result = subprocess.run(
         [str(python), "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
@@ -145,3 +144,4 @@ print(json.dumps({{"syc": out["syc"], "acc_r1": out["acc_r1"], "file": mmsy_data
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["syc"] == 1.0 and figures["acc_r1"] == 1.0
     assert str(ROOT) not in figures["file"]
+    assert_declared(tmp_path / "imported.json", wheel)
