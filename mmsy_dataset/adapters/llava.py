@@ -16,6 +16,7 @@ image after the first user text: `USER: {prompt}\n<image> ASSISTANT: ...`.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -35,11 +36,11 @@ class LlavaAdapter(VLMAdapter):
 
     def __init__(self, model: Any, processor: Any, model_id: str = "", device: str | None = None) -> None:
         super().__init__(model, processor, model_id, device)
-        self.n_image_tokens = self._count_image_tokens()
         # The project's reference model reads the image after the question (models/tiny.py).
         self.image_after = getattr(model.config, "mmsy_image_placement", "before") == "after"
 
-    def _count_image_tokens(self) -> int:
+    @functools.cached_property
+    def n_image_tokens(self) -> int:
         """Placeholders per image, as `LlavaProcessor` expands them: patches, plus the extra
         (CLS) tokens, minus one if the `default` strategy drops CLS."""
         proc = self.processor

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mmsy_dataset.adapters.base import VLMAdapter
 from mmsy_dataset.adapters.llava import LlavaAdapter
 from mmsy_dataset.adapters.registry import register_adapter
 
@@ -33,9 +34,6 @@ class LlavaNextAdapter(LlavaAdapter):
     name = "llava_next"
     model_types = ("llava_next",)
     has_family_format = False
-
-    def _count_image_tokens(self) -> int:
-        return 0  # depends on each image (AnyRes): see `process_image`
 
     # --- formatting: the checkpoint's chat template (VLMAdapter.render) -------------------------
     def process_image(self, pil: Any) -> ProcessedImage:
@@ -65,4 +63,5 @@ class LlavaNextAdapter(LlavaAdapter):
         return {"pixel_values": pixels.to(self.device, dtype), "image_sizes": sizes}
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "image_tokens": "per image (AnyRes)"}
+        # Not LLaVA-1.5's fixed count: AnyRes gives each image its own (`process_image`).
+        return {**VLMAdapter.describe(self), "image_tokens": "per image (AnyRes)"}
