@@ -59,19 +59,24 @@ def _digest(item: BaseItem) -> str:
 
 @dataclass
 class BenchmarkImages:
-    """The benchmark's images (sha256 of their bytes), and the training-partition items left
-    out because their image is one of them."""
+    """The benchmark's images (their ids and the sha256 of their bytes), and the
+    training-partition items left out because their image is one of them: the same bytes, or
+    the same image id (a real collection can hold one picture under two encodings, and several
+    questions about one picture)."""
 
     digests: set[str] = field(default_factory=set)
+    image_ids: set[str] = field(default_factory=set)
     excluded: list[str] = field(default_factory=list)
     """Item ids of the left-out items, in the order they were drawn."""
 
     def add(self, items: Iterable[BaseItem]) -> None:
-        self.digests.update(_digest(item) for item in items)
+        for item in items:
+            self.digests.add(_digest(item))
+            self.image_ids.add(item.image_id)
 
     def excludes(self, item: BaseItem) -> bool:
         """Whether `item` shows a benchmark image (then it is recorded as excluded)."""
-        if _digest(item) in self.digests:
+        if item.image_id in self.image_ids or _digest(item) in self.digests:
             self.excluded.append(item.item_id)
             return True
         return False
@@ -107,7 +112,9 @@ def take_items(
             break
     if len(items) < n:
         left_out = (
-            f" after leaving out {excluded} whose image is byte-identical to a benchmark image" if excluded else ""
+            f" after leaving out {excluded} whose image is a benchmark image (same bytes or image id)"
+            if excluded
+            else ""
         )
         raise BuildError(
             f"source {source.name!r}: task {task.value} has only {len(items)} {partition.value} questions"

@@ -114,8 +114,8 @@ def _disjoint(duplicates: DuplicateImages | None) -> str:
     if duplicates is None:
         return line + "."
     return (
-        f"{line}: {duplicates.count:,} training / probing questions whose image is byte-identical to a "
-        f"benchmark image were left out and others drawn in their place (first ids: "
+        f"{line}: {duplicates.count:,} training / probing questions whose image is a benchmark image "
+        f"(the same bytes or the same image id) were left out and others drawn in their place (first ids: "
         f"{', '.join(duplicates.first_ids)}; also in `mmsy_manifest.json` under `duplicate_images`)."
     )
 

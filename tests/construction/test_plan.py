@@ -137,10 +137,31 @@ def test_training_items_showing_a_benchmark_image_are_left_out_and_counted() -> 
     assert clean.excluded == [] and clean.splits["sycophancy"] == made.splits["sycophancy"]
 
 
+class SharedImageIds(FixtureSource):
+    """Every third training item is another question about a benchmark colour item's picture:
+    its image id, but (re-encoded) other bytes."""
+
+    def items(self, task: Task, partition: Partition):
+        benchmark = list(islice(super().items(Task.COLOR, Partition.BENCHMARK), 200))
+        for index, item in enumerate(super().items(task, partition)):
+            if partition is Partition.TRAIN and index % 3 == 1:
+                item = item.model_copy(update={"image_id": benchmark[index % len(benchmark)].image_id})
+            yield item
+
+
+def test_training_items_sharing_a_benchmark_image_id_are_left_out_too() -> None:
+    factory = RecordFactory(version="1.0.0", seed=0, source="fixture")
+    sizes = Sizes(questions_per_task=9, probing_train=0, probing_test=0, sft=0, dpo=6)
+    made = construct(SharedImageIds(limit=9), factory, (Task.COLOR,), sizes, ("sycophancy", "dpo"))
+    assert made.excluded == ["fixture-t-color-00001", "fixture-t-color-00004", "fixture-t-color-00007"]
+    bench = {r.image_id for r in made.splits["sycophancy"]["test"]}
+    assert bench.isdisjoint(r.image_id for r in made.splits["dpo"]["train"])
+
+
 def test_too_few_items_once_duplicates_are_left_out_says_how_many() -> None:
     factory = RecordFactory(version="1.0.0", seed=0, source="fixture")
     sizes = Sizes(questions_per_task=9, probing_train=0, probing_test=0, sft=0, dpo=7)
-    with pytest.raises(BuildError, match=r"has only 6 train questions after leaving out 3 whose image is byte-ident"):
+    with pytest.raises(BuildError, match=r"has only 6 train questions after leaving out 3 whose image is a benchmark"):
         construct(RepeatedPhotos(limit=9), factory, (Task.COLOR,), sizes, ("sycophancy", "dpo"))
     made = construct(RepeatedPhotos(limit=9), factory, (Task.COLOR,), sizes.model_copy(update={"dpo": 6}))
     assert len(made.excluded) == 3 and len(made.splits["dpo"]["train"]) == 6

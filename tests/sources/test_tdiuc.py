@@ -255,13 +255,13 @@ def test_training_photos_equal_to_a_benchmark_photo_are_left_out_and_counted(
     assert all(r.image not in benchmark for r in records if r.config not in BENCHMARK_CONFIGS)
     assert manifest.counts == read_manifest(built).counts  # every requested size is still met
     card = (tmp_path / "out" / "README.md").read_text()
-    assert f"{manifest.duplicate_images.count} training / probing questions whose image is byte-identical" in card
+    assert f"{manifest.duplicate_images.count} training / probing questions whose image is a benchmark image" in card
     assert read_manifest(built).duplicate_images is None  # none in the clean fixture
 
     for image_id in train_color:  # now every colour training photo: the sizes cannot be met
         image_file(copy, "train2014", image_id).write_bytes(shown)
     message = _fails(copy, tmp_path / "again", BuildError)
-    assert "task color has only 0 train questions after leaving out 24 whose image is byte-identical" in message
+    assert "task color has only 0 train questions after leaving out 24 whose image is a benchmark image" in message
 
 
 def test_a_corrupt_image_is_reported(copy: Path, tmp_path: Path) -> None:
