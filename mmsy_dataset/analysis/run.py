@@ -216,6 +216,17 @@ def _collect(
         )
 
 
+def _write_results(settings: AnalysisSettings, name: str, models: list[dict[str, Any]]) -> Path:
+    """`out/name` with the settings that change the numbers and one entry per model. Called
+    once every model has been analysed, so a model that fails leaves no folder."""
+    from mmsy_dataset.engine.outputs import write_json
+
+    settings.out.mkdir(parents=True, exist_ok=True)
+    path = settings.out / name
+    write_json(path, {"settings": settings.recorded(), "models": models})
+    return path
+
+
 def _console(console: Any) -> Any:
     from rich.console import Console
 
@@ -228,8 +239,6 @@ def run_probe(settings: AnalysisSettings, console: Any = None) -> ProbeRun:
     Each model's train and test contexts are collected (amplified where asked) and a probe is
     fitted per layer; `console` (default stderr) gets each model's timings.
     """
-    from mmsy_dataset.engine.outputs import write_json
-
     console = _console(console)
     models = plan_models(settings)
     set_torch_threads(settings.threads)
@@ -253,11 +262,9 @@ def run_probe(settings: AnalysisSettings, console: Any = None) -> ProbeRun:
             f"{model.label}: {len(train) + len(test)} contexts in {collected:.1f} s, probes in "
             f"{time.perf_counter() - start - collected:.1f} s"
         )
-    out = settings.out
-    out.mkdir(parents=True, exist_ok=True)  # only once every model has been analysed
-    write_json(out / "probe.json", {"settings": settings.recorded(), "models": dumps})
-    plot = plot_probe(results, out / "probe_auc.png")
-    return ProbeRun(results=results, json=out / "probe.json", plot=plot)
+    path = _write_results(settings, "probe.json", dumps)
+    plot = plot_probe(results, settings.out / "probe_auc.png")
+    return ProbeRun(results=results, json=path, plot=plot)
 
 
 def run_attention(
@@ -268,8 +275,6 @@ def run_attention(
 
     `console` (default stderr) gets each model's timings.
     """
-    from mmsy_dataset.engine.outputs import write_json
-
     console = _console(console)
     models = plan_models(settings)
     set_torch_threads(settings.threads)
@@ -296,8 +301,6 @@ def run_attention(
         )
         results.append(result)
         dumps.append(_with_amplify(result, adapter, model.amplify))
-    out = settings.out
-    out.mkdir(parents=True, exist_ok=True)  # only once every model has been analysed
-    write_json(out / "attention.json", {"settings": settings.recorded(), "models": dumps})
-    plots = plot_attention(results, out)
-    return AttentionRun(results=results, json=out / "attention.json", plots=plots)
+    path = _write_results(settings, "attention.json", dumps)
+    plots = plot_attention(results, settings.out)
+    return AttentionRun(results=results, json=path, plots=plots)

@@ -16,6 +16,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mmsy_dataset.cli.common import add_resamples_option, add_threads_option
+
 if TYPE_CHECKING:
     from mmsy_dataset.analysis.run import AnalysisSettings
 
@@ -67,23 +69,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--option-choice", choices=("sum", "norm"), default="sum")
     p.add_argument("--limit", type=int, default=None, help="at most N contexts per split (quick runs)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch CPU threads (default: the cores available to this process; 1 on a busy shared machine)",
-    )
+    add_threads_option(p)
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", choices=("auto", "float32", "float16", "bfloat16"), default="auto")
     p.add_argument("--trust-remote-code", action="store_true")
-    p.add_argument(
-        "--n-bootstrap",
-        "--bootstrap",
-        dest="n_bootstrap",
-        type=int,
-        default=1000,
-        help="bootstrap resamples (default 1000)",
-    )
+    add_resamples_option(p, dest="n_bootstrap")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
     amp = p.add_argument_group("attention amplification (paper 4.3, eq. 7; as in `mmsy eval --amplify`)")

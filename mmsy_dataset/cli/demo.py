@@ -9,6 +9,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from mmsy_dataset.cli.common import add_threads_option
+
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -22,7 +24,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=Path, default=None, help="model folder (default: the committed reference model)")
     p.add_argument("--limit", type=int, default=None, help="at most N records per config (a quicker look)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the cores available)")
+    add_threads_option(p)
     p.add_argument("--rebuild", action="store_true", help="rebuild the dataset even if a matching one exists")
     p.add_argument("--overwrite", action="store_true", help="redo the evaluation instead of resuming it")
     p.add_argument("--no-progress", action="store_true")

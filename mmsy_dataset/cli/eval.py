@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mmsy_dataset.cli.common import add_resamples_option, add_threads_option
 from mmsy_dataset.tasks import BENCHMARK_CONFIGS
 
 if TYPE_CHECKING:
@@ -65,12 +66,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="auto (default): the checkpoint's chat template when it has one, else the adapter's built-in format; "
         "family: the built-in format (for llava, the paper's LLaVA-1.5 conversation); template: the checkpoint's",
     )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch CPU threads (default: the cores available to this process; 1 on a busy shared machine)",
-    )
+    add_threads_option(p)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--chunk-questions", type=int, default=64, help="questions whose round-1 caches are held at once")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
@@ -87,14 +83,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-new-tokens", type=int, default=32, help="text mode: longest reply")
-    p.add_argument(
-        "--n-bootstrap",
-        "--bootstrap",
-        dest="n_bootstrap",
-        type=int,
-        default=1000,
-        help="bootstrap resamples (default 1000)",
-    )
+    add_resamples_option(p, dest="n_bootstrap")
     p.add_argument("--overwrite", action="store_true", help="delete an existing run in --out")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(

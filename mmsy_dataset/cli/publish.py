@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from mmsy_dataset.cli.common import add_bootstrap_options
 from mmsy_dataset.hub.publish import Plan
 
 
@@ -43,15 +44,7 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--dataset", type=Path, required=True, help="the leaderboard's dataset folder (all must match it)")
     common(p, "my-org/mmsy-leaderboard")
     p.add_argument("--out", type=Path, help="write the site here (default: a temporary folder)")
-    p.add_argument(
-        "--bootstrap",
-        "--n-bootstrap",
-        dest="bootstrap",
-        type=int,
-        default=1000,
-        help="bootstrap resamples (default 1000)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    add_bootstrap_options(p)
     p.set_defaults(handler=run_publish_leaderboard)
 
 
