@@ -15,7 +15,7 @@ from mmsy_dataset.engine.data import load_records, package_versions
 from mmsy_dataset.engine.outputs import RunFolder
 from mmsy_dataset.engine.report import compute_metrics, summary_table, write_metrics, write_plots
 from mmsy_dataset.engine.runner import Dialogue, Engine
-from mmsy_dataset.engine.shard import select, write_shard_file
+from mmsy_dataset.engine.shard import Shard, select, write_shard_file
 from mmsy_dataset.errors import MmsyError
 from mmsy_dataset.predictions import ScoringMode
 from mmsy_dataset.schemas import QuestionRecord
@@ -88,11 +88,11 @@ def run_eval(
     else:
         records = [r for r in records if r.config in config.configs]
     dataset_info = dataset_info or {"source": config.dataset}
-    shard_positions: tuple[dict[str, int], int] | None = None
+    shard_file: tuple[Shard, dict[str, int], int] | None = None  # written once the model has loaded
     if config.shard is not None:
         total = len(records)
         records, positions = select(records, config.shard)
-        shard_positions = (positions, total)
+        shard_file = (config.shard, positions, total)
     threads = set_torch_threads(config.threads)
     torch.manual_seed(config.seed)
     if config.api is not None and config.chat_format != "auto":
@@ -115,7 +115,7 @@ def run_eval(
         amplifier = Amplifier(adapter, config.amplify)
     try:
         return _evaluate(
-            config, adapter, records, dataset_info, console, folder, previous, done, threads, amplifier, shard_positions
+            config, adapter, records, dataset_info, console, folder, previous, done, threads, amplifier, shard_file
         )
     finally:
         if amplifier is not None:
@@ -133,7 +133,7 @@ def _evaluate(
     done: set[str],
     threads: int,
     amplifier: Any,
-    shard_positions: tuple[dict[str, int], int] | None,
+    shard_file: tuple[Shard, dict[str, int], int] | None,
 ) -> RunResult:
     """The run itself, once the folder is prepared and the model loaded (and amplified). The
     folder's first file is written here, so a model that fails to load leaves no folder."""
@@ -160,8 +160,8 @@ def _evaluate(
     if amplifier is not None:
         info["amplification"] = amplifier.describe()
     folder.write_run(info)
-    if config.shard is not None and shard_positions is not None:
-        write_shard_file(folder.out, config.shard, *shard_positions)
+    if shard_file is not None:
+        write_shard_file(folder.out, *shard_file)
 
     todo = [r for r in records if r.id not in done]
     engine = Engine(
